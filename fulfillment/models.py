@@ -1,0 +1,198 @@
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+
+from planning.models import Event, FinishedGood, TimestampedModel
+
+
+class FulfillmentStatus(models.TextChoices):
+    PENDING = "pending", "Pending"
+    READY = "ready", "Ready"
+    DELIVERED = "delivered", "Delivered"
+
+
+# The workflow, strictly in this order; delivered is final.
+STATUS_ORDER: tuple[str, ...] = (
+    FulfillmentStatus.PENDING,
+    FulfillmentStatus.READY,
+    FulfillmentStatus.DELIVERED,
+)
+
+
+def next_status(status: str) -> str | None:
+    index = STATUS_ORDER.index(status)
+    return STATUS_ORDER[index + 1] if index + 1 < len(STATUS_ORDER) else None
+
+
+def previous_status(status: str) -> str | None:
+    index = STATUS_ORDER.index(status)
+    return STATUS_ORDER[index - 1] if index > 0 else None
+
+
+class ChangeSource(models.TextChoices):
+    PAGE = "page", "Page"
+    ADMIN = "admin", "Admin"
+    COMMAND = "command", "Command"
+
+
+class Recipient(TimestampedModel):
+    # Not unique: two "Aunt Mary"s may exist, so everything works by id.
+    name = models.CharField(max_length=200)
+    household = models.CharField(max_length=200, blank=True, default="")
+    address = models.TextField(blank=True, default="")
+    notes = models.TextField(blank=True, default="", help_text="Preferences, allergies.")
+
+    class Meta:
+        ordering = ["name", "id"]
+        indexes = [models.Index(fields=["name", "id"], name="recipient_name_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.household})" if self.household else self.name
+
+
+class Package(TimestampedModel):
+    name = models.CharField(max_length=200, unique=True)
+    description = models.TextField(blank=True, default="")
+
+    class Meta:
+        ordering = ["name", "id"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class PackageItem(models.Model):
+    package = models.ForeignKey(Package, on_delete=models.CASCADE, related_name="items")
+    finished_good = models.ForeignKey(
+        FinishedGood, on_delete=models.PROTECT, related_name="package_items"
+    )
+    quantity = models.PositiveIntegerField(default=1)
+
+    class Meta:
+        ordering = ["package", "finished_good__name", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["package", "finished_good"], name="package_item_unique_good"
+            ),
+            models.CheckConstraint(
+                condition=Q(quantity__gt=0), name="package_item_quantity_positive"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.quantity} x {self.finished_good} in {self.package}"
+
+
+class EventRecipientPackage(TimestampedModel):
+    """One package given to one recipient for one event (an "assignment")."""
+
+    event = models.ForeignKey(Event, on_delete=models.CASCADE, related_name="assignments")
+    recipient = models.ForeignKey(Recipient, on_delete=models.PROTECT, related_name="assignments")
+    package = models.ForeignKey(Package, on_delete=models.PROTECT, related_name="assignments")
+    quantity = models.PositiveIntegerField(default=1)
+    notes = models.TextField(blank=True, default="")
+    # Changed only by the fulfillment services, which lock the row and write the history.
+    fulfillment_status = models.CharField(
+        max_length=20,
+        choices=FulfillmentStatus.choices,
+        default=FulfillmentStatus.PENDING,
+        editable=False,
+    )
+    status_changed_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        ordering = ["recipient__name", "id"]
+        verbose_name = "assignment"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["event", "recipient", "package"], name="assignment_unique_package"
+            ),
+            models.CheckConstraint(
+                condition=Q(quantity__gt=0), name="assignment_quantity_positive"
+            ),
+            models.CheckConstraint(
+                condition=Q(fulfillment_status__in=FulfillmentStatus.values),
+                name="assignment_status_valid",
+            ),
+        ]
+        indexes = [
+            models.Index(
+                fields=["event", "fulfillment_status"], name="assignment_event_status_idx"
+            ),
+        ]
+        permissions = [
+            ("change_fulfillment_status", "Can move packages forward (ready, delivered)"),
+            ("undo_fulfillment_status", "Can step a package status back, with a reason"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.package} for {self.recipient}"
+
+    @property
+    def next_status(self) -> str | None:
+        return next_status(self.fulfillment_status)
+
+    @property
+    def previous_status(self) -> str | None:
+        return previous_status(self.fulfillment_status)
+
+    def can_transition_to(self, status: str) -> bool:
+        return next_status(self.fulfillment_status) == status
+
+
+class FulfillmentStatusChangeQuerySet(models.QuerySet):
+    def update(self, **kwargs):
+        raise TypeError("Fulfillment history is append-only.")
+
+    def delete(self):
+        raise TypeError("Fulfillment history is append-only.")
+
+
+class FulfillmentStatusChange(models.Model):
+    """Append-only record of every real status change."""
+
+    assignment = models.ForeignKey(
+        EventRecipientPackage, on_delete=models.PROTECT, related_name="status_changes"
+    )
+    from_status = models.CharField(max_length=20, choices=FulfillmentStatus.choices)
+    to_status = models.CharField(max_length=20, choices=FulfillmentStatus.choices)
+    changed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    changed_at = models.DateTimeField(default=timezone.now)
+    source = models.CharField(max_length=20, choices=ChangeSource.choices)
+    note = models.TextField(blank=True, default="")
+
+    objects = FulfillmentStatusChangeQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["changed_at", "id"]
+        get_latest_by = ["changed_at", "id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(from_status__in=FulfillmentStatus.values)
+                & Q(to_status__in=FulfillmentStatus.values)
+                & ~Q(from_status=models.F("to_status")),
+                name="status_change_valid",
+            ),
+            models.CheckConstraint(
+                condition=Q(source__in=ChangeSource.values), name="status_change_source_valid"
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["assignment", "changed_at"], name="status_change_assign_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.from_status} -> {self.to_status}"
+
+    def save(self, *args, **kwargs) -> None:
+        if not self._state.adding:
+            raise TypeError("Fulfillment history is append-only.")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise TypeError("Fulfillment history is append-only.")

@@ -1,0 +1,59 @@
+import os
+import shutil
+
+import pytest
+from django.db import connection, transaction
+
+# The Playwright sync API runs an event loop in the test thread; without this Django refuses
+# ORM calls from browser tests (even while creating the test database).
+os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+
+CHROMIUM = os.environ.get("CHROMIUM_PATH") or shutil.which("chromium") or "/usr/bin/chromium"
+
+
+@pytest.fixture
+def atomic():
+    """Run the code under test inside a transaction on the default connection, as a view does;
+    yields that connection."""
+    with transaction.atomic():
+        yield connection
+
+
+@pytest.fixture
+def user(django_user_model):
+    return django_user_model.objects.create_user(username="planner", password="pw-planner-1")
+
+
+@pytest.fixture
+def superuser(django_user_model):
+    return django_user_model.objects.create_superuser(
+        username="boss", password="pw-boss-1", email="boss@example.com"
+    )
+
+
+def pytest_collection_modifyitems(config, items):
+    if os.path.exists(CHROMIUM):
+        return
+    if os.environ.get("REQUIRE_E2E"):
+        raise pytest.UsageError(f"Browser tests required but Chromium not found at {CHROMIUM}")
+    skip = pytest.mark.skip(reason=f"Chromium not found at {CHROMIUM}; set CHROMIUM_PATH")
+    for item in items:
+        if "e2e" in item.keywords:
+            item.add_marker(skip)
+
+
+@pytest.fixture(scope="session")
+def browser_type_launch_args(browser_type_launch_args):
+    return {
+        **browser_type_launch_args,
+        "executable_path": CHROMIUM,
+        "args": [
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--no-first-run",
+        ],
+    }

@@ -1,0 +1,119 @@
+import pytest
+from django.contrib.auth.models import Permission
+from django.urls import reverse
+
+from fulfillment.models import EventRecipientPackage, FulfillmentStatusChange
+from tests.fulfillment.factories import AssignmentFactory, RecipientFactory
+from tests.planning.factories import UserFactory
+
+pytestmark = pytest.mark.django_db
+
+CHANGELIST = reverse("admin:fulfillment_eventrecipientpackage_changelist")
+
+
+def _run_action(client, action, rows):
+    return client.post(
+        CHANGELIST,
+        {"action": action, "_selected_action": [r.pk for r in rows]},
+        follow=True,
+    )
+
+
+def _statuses(rows):
+    return [EventRecipientPackage.objects.get(pk=r.pk).fulfillment_status for r in rows]
+
+
+def test_mark_ready_moves_the_selection_and_reports_the_count(admin_client, admin_user):
+    rows = AssignmentFactory.create_batch(3)
+    response = _run_action(admin_client, "mark_ready", rows)
+    assert "3 packages marked ready." in response.content.decode()
+    assert _statuses(rows) == ["ready"] * 3
+    history = FulfillmentStatusChange.objects.all()
+    assert {(h.source, h.changed_by_id) for h in history} == {("admin", admin_user.pk)}
+    assert history.count() == 3
+
+
+def test_mark_delivered_leaves_already_delivered_rows_alone(admin_client):
+    ready = AssignmentFactory(ready=True)
+    delivered = AssignmentFactory(delivered=True)
+    response = _run_action(admin_client, "mark_delivered", [ready, delivered])
+    content = response.content.decode()
+    assert "1 package marked delivered." in content
+    assert "1 already delivered left as they were." in content
+    assert FulfillmentStatusChange.objects.count() == 1
+
+
+def test_refused_action_changes_nothing_and_lists_offending_rows(admin_client):
+    ready = AssignmentFactory(ready=True)
+    pending = AssignmentFactory(recipient=RecipientFactory(name="Uncle Bob"))
+    response = _run_action(admin_client, "mark_delivered", [ready, pending])
+    content = response.content.decode()
+    assert "Nothing was changed" in content
+    assert f"Uncle Bob / {pending.package.name} (pending)" in content
+    assert _statuses([ready, pending]) == ["ready", "pending"]
+    assert not FulfillmentStatusChange.objects.exists()
+
+
+def test_status_actions_need_the_status_permission(client):
+    staff = UserFactory(is_staff=True)
+    staff.user_permissions.add(
+        *Permission.objects.filter(codename__in=["view_eventrecipientpackage"])
+    )
+    client.force_login(staff)
+    row = AssignmentFactory()
+    response = client.get(CHANGELIST)
+    assert response.status_code == 200
+    assert b"mark_ready" not in response.content
+    _run_action(client, "mark_ready", [row])
+    assert _statuses([row]) == ["pending"]
+
+
+def test_status_field_is_read_only_in_the_admin(admin_client):
+    row = AssignmentFactory()
+    url = reverse("admin:fulfillment_eventrecipientpackage_change", args=[row.pk])
+    page = admin_client.get(url).content.decode()
+    assert 'name="fulfillment_status"' not in page
+    data = {
+        "event": row.event_id,
+        "recipient": row.recipient_id,
+        "package": row.package_id,
+        "quantity": 2,
+        "notes": "",
+        "fulfillment_status": "delivered",
+        "status_changes-TOTAL_FORMS": 0,
+        "status_changes-INITIAL_FORMS": 0,
+    }
+    admin_client.post(url, data)
+    row.refresh_from_db()
+    assert (row.quantity, row.fulfillment_status) == (2, "pending")
+
+
+def test_history_inline_shows_on_the_assignment(admin_client):
+    from tests.fulfillment.factories import StatusChangeFactory
+
+    change = StatusChangeFactory(note="checked twice")
+    url = reverse("admin:fulfillment_eventrecipientpackage_change", args=[change.assignment_id])
+    assert "checked twice" in admin_client.get(url).content.decode()
+
+
+@pytest.mark.parametrize(
+    "model",
+    [
+        "planning/event",
+        "planning/recipe",
+        "planning/finishedgood",
+        "planning/eventproductiontarget",
+        "planning/eventassemblytarget",
+        "planning/productionrun",
+        "planning/assemblyrun",
+        "fulfillment/recipient",
+        "fulfillment/package",
+        "fulfillment/eventrecipientpackage",
+        "fulfillment/fulfillmentstatuschange",
+    ],
+)
+def test_every_model_has_a_working_admin_list_and_search(admin_client, model):
+    AssignmentFactory()
+    app, name = model.split("/")
+    response = admin_client.get(reverse(f"admin:{app}_{name}_changelist"), {"q": "a"})
+    assert response.status_code == 200
