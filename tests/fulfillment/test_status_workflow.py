@@ -138,7 +138,7 @@ def test_user_without_permission_is_refused(atomic):
 def test_permission_through_a_group_counts(atomic):
     from django.contrib.auth.models import Group
 
-    group = Group.objects.create(name="Packers")
+    group = Group.objects.create(name="Night shift")
     group.permissions.add(Permission.objects.get(codename="change_fulfillment_status"))
     user = UserFactory()
     user.groups.add(group)
