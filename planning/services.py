@@ -19,6 +19,7 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from eventplanner.domain import (
+    DomainError,
     require_atomic,
     validate_id,
     validate_non_negative_int,
@@ -577,3 +578,401 @@ def get_events_with_progress(
         )
         for event in event_list
     ]
+
+
+# ---------------------------------------------------------------------------------------
+# Events
+# ---------------------------------------------------------------------------------------
+
+EVENT_HAS_RUNS = (
+    "{name} has {production} production run(s) and {assembly} assembly run(s) recorded for it. "
+    "Runs are the record of what was baked and assembled, so an event with runs cannot be "
+    "deleted."
+)
+EVENT_HAS_HISTORY = (
+    "{count} of the packages of {name} have status history (they were marked ready or "
+    "delivered). That record is kept, so the event cannot be deleted."
+)
+
+
+@dataclass(frozen=True)
+class EventDeletionCheck:
+    """What deleting an event would remove, and why it may be refused."""
+
+    production_targets: int
+    assembly_targets: int
+    assignments: int
+    production_runs: int
+    assembly_runs: int
+    assignments_with_history: int
+    blockers: tuple[str, ...]
+
+    @property
+    def allowed(self) -> bool:
+        return not self.blockers
+
+
+def _event_fields(name: Any, event_date: Any, notes: Any) -> None:
+    validate_text(name, "name")
+    if not name.strip():
+        raise ValidationError({"name": ["name is required."]})
+    if len(name) > 200:
+        raise ValidationError({"name": ["name must be at most 200 characters."]})
+    _validate_date(event_date, "event_date")
+    if event_date is None:
+        raise ValidationError({"event_date": ["event_date is required."]})
+    validate_text(notes, "notes")
+
+
+def _check_event_unique(name: str, event_date: datetime.date, exclude_pk, alias: str) -> None:
+    clash = Event.objects.using(alias).filter(name=name, event_date=event_date)
+    if exclude_pk is not None:
+        clash = clash.exclude(pk=exclude_pk)
+    if clash.exists():
+        raise ValidationError(
+            {"name": [f"There is already an event called {name!r} on {event_date:%Y-%m-%d}."]},
+            code="unique",
+        )
+
+
+def create_event(
+    name: str, event_date: datetime.date, notes: str = "", *, connection: BaseDatabaseWrapper
+) -> Event:
+    require_atomic(connection, "create_event")
+    _event_fields(name, event_date, notes)
+    name = name.strip()
+    _check_event_unique(name, event_date, None, connection.alias)
+    event = Event(name=name, event_date=event_date, notes=notes)
+    event.save(using=connection.alias)
+    return event
+
+
+def update_event(
+    event_id: int,
+    *,
+    name: str,
+    event_date: datetime.date,
+    notes: str,
+    connection: BaseDatabaseWrapper,
+) -> Event:
+    require_atomic(connection, "update_event")
+    _event_fields(name, event_date, notes)
+    event = _get_event(event_id, connection)
+    name = name.strip()
+    _check_event_unique(name, event_date, event.pk, connection.alias)
+    event.name, event.event_date, event.notes = name, event_date, notes
+    event.save(using=connection.alias, update_fields=["name", "event_date", "notes", "updated_at"])
+    return event
+
+
+def check_event_deletion(event_id: int, *, connection: BaseDatabaseWrapper) -> EventDeletionCheck:
+    """Count what deleting the event would remove and what forbids it, in one query."""
+    from fulfillment.models import FulfillmentStatusChange
+
+    require_atomic(connection, "check_event_deletion")
+    validate_id(event_id, "event_id")
+    alias = connection.alias
+
+    def count_of(model: Any, **filters: Any) -> Subquery:
+        return Coalesce(
+            Subquery(
+                model.objects.using(alias)
+                .filter(**filters)
+                .order_by()
+                .values(*filters.keys())
+                .annotate(n=Count("pk"))
+                .values("n"),
+                output_field=IntegerField(),
+            ),
+            Value(0),
+        )
+
+    from fulfillment.models import EventRecipientPackage
+
+    event = (
+        Event.objects.using(alias)
+        .annotate(
+            n_production_targets=count_of(EventProductionTarget, event_id=OuterRef("pk")),
+            n_assembly_targets=count_of(EventAssemblyTarget, event_id=OuterRef("pk")),
+            n_assignments=count_of(EventRecipientPackage, event_id=OuterRef("pk")),
+            n_production_runs=count_of(ProductionRun, event_id=OuterRef("pk")),
+            n_assembly_runs=count_of(AssemblyRun, event_id=OuterRef("pk")),
+            n_with_history=Coalesce(
+                Subquery(
+                    FulfillmentStatusChange.objects.using(alias)
+                    .filter(assignment__event_id=OuterRef("pk"))
+                    .order_by()
+                    .values("assignment__event_id")
+                    .annotate(n=Count("assignment_id", distinct=True))
+                    .values("n"),
+                    output_field=IntegerField(),
+                ),
+                Value(0),
+            ),
+        )
+        .get(pk=event_id)
+    )
+    blockers = []
+    if event.n_production_runs or event.n_assembly_runs:
+        blockers.append(
+            EVENT_HAS_RUNS.format(
+                name=event.name,
+                production=event.n_production_runs,
+                assembly=event.n_assembly_runs,
+            )
+        )
+    if event.n_with_history:
+        blockers.append(EVENT_HAS_HISTORY.format(count=event.n_with_history, name=event.name))
+    return EventDeletionCheck(
+        production_targets=event.n_production_targets,
+        assembly_targets=event.n_assembly_targets,
+        assignments=event.n_assignments,
+        production_runs=event.n_production_runs,
+        assembly_runs=event.n_assembly_runs,
+        assignments_with_history=event.n_with_history,
+        blockers=tuple(blockers),
+    )
+
+
+def delete_event(event_id: int, *, connection: BaseDatabaseWrapper) -> EventDeletionCheck:
+    """Delete the event with its targets and assignments; refused (DomainError naming the
+    reason) while runs are attributed to it or any assignment has status history."""
+    require_atomic(connection, "delete_event")
+    # Lock the event row so no run can be attributed to it between the check and the delete.
+    validate_id(event_id, "event_id")
+    Event.objects.using(connection.alias).select_for_update().get(pk=event_id)
+    check = check_event_deletion(event_id, connection=connection)
+    if not check.allowed:
+        raise DomainError(" ".join(check.blockers), code="protected")
+    Event.objects.using(connection.alias).filter(pk=event_id).delete()
+    return check
+
+
+def clone_event(
+    event_id: int,
+    *,
+    name: str,
+    event_date: datetime.date,
+    notes: str | None = None,
+    connection: BaseDatabaseWrapper,
+) -> Event:
+    """Copy an event for next season: its targets and assignments (as pending, without
+    history), never its runs."""
+    from fulfillment.models import EventRecipientPackage
+
+    require_atomic(connection, "clone_event")
+    source = _get_event(event_id, connection)
+    notes = source.notes if notes is None else notes
+    _event_fields(name, event_date, notes)
+    name = name.strip()
+    alias = connection.alias
+    _check_event_unique(name, event_date, None, alias)
+    clone = Event(name=name, event_date=event_date, notes=notes)
+    clone.save(using=alias)
+    now = timezone.now()
+    EventProductionTarget.objects.using(alias).bulk_create(
+        EventProductionTarget(
+            event=clone,
+            recipe_id=recipe_id,
+            target_batches=batches,
+            notes=target_notes,
+            created_at=now,
+            updated_at=now,
+        )
+        for recipe_id, batches, target_notes in EventProductionTarget.objects.using(alias)
+        .filter(event_id=source.pk)
+        .values_list("recipe_id", "target_batches", "notes")
+    )
+    EventAssemblyTarget.objects.using(alias).bulk_create(
+        EventAssemblyTarget(
+            event=clone,
+            finished_good_id=good_id,
+            target_quantity=quantity,
+            notes=target_notes,
+            created_at=now,
+            updated_at=now,
+        )
+        for good_id, quantity, target_notes in EventAssemblyTarget.objects.using(alias)
+        .filter(event_id=source.pk)
+        .values_list("finished_good_id", "target_quantity", "notes")
+    )
+    assignments = (
+        EventRecipientPackage.objects.using(alias)
+        .filter(event_id=source.pk)
+        .values_list("recipient_id", "package_id", "quantity", "notes")
+    )
+    EventRecipientPackage.objects.using(alias).bulk_create(
+        EventRecipientPackage(
+            event=clone,
+            recipient_id=recipient_id,
+            package_id=package_id,
+            quantity=quantity,
+            notes=assignment_notes,
+            created_at=now,
+            updated_at=now,
+            status_changed_at=now,
+        )
+        for recipient_id, package_id, quantity, assignment_notes in assignments
+    )
+    return clone
+
+
+# ---------------------------------------------------------------------------------------
+# Needs: what the event's assignments require
+# ---------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RecipeNeed:
+    recipe_id: int
+    recipe_name: str
+    items_needed: int
+    yield_per_batch: int
+    yield_unit: str
+    batches_needed: int
+    current_target: int | None
+
+    @property
+    def suggestion(self) -> str:
+        """ "create", "raise" or "ok" (the current target already covers the need)."""
+        if self.current_target is None:
+            return "create"
+        return "raise" if self.current_target < self.batches_needed else "ok"
+
+
+@dataclass(frozen=True)
+class FinishedGoodNeed:
+    finished_good_id: int
+    finished_good_name: str
+    units_needed: int
+    current_target: int | None
+
+    @property
+    def suggestion(self) -> str:
+        if self.current_target is None:
+            return "create"
+        return "raise" if self.current_target < self.units_needed else "ok"
+
+
+@dataclass(frozen=True)
+class EventNeeds:
+    recipes: list[RecipeNeed]
+    finished_goods: list[FinishedGoodNeed]
+
+    @property
+    def changes(self) -> int:
+        return sum(n.suggestion != "ok" for n in [*self.recipes, *self.finished_goods])
+
+
+def _ceil_div(a: int, b: int) -> int:
+    return -(-a // b)
+
+
+def get_event_needs(event_id: int, *, connection: BaseDatabaseWrapper) -> EventNeeds:
+    """Units of each finished good (sum of assignment quantity x package item quantity) and
+    batches of each recipe (ceil of items needed / yield per batch) the event's assignments
+    require, beside the current targets. Four queries whatever the size of the event."""
+    from django.db.models import F
+
+    from fulfillment.models import PackageItem
+    from planning.models import FinishedGoodComponent
+
+    require_atomic(connection, "get_event_needs")
+    validate_id(event_id, "event_id")
+    alias = connection.alias
+    _require_exists(Event, event_id, "event_id", connection)
+
+    # Sum over the event's assignments of quantity x item quantity, per finished good.
+    goods = (
+        PackageItem.objects.using(alias)
+        .filter(package__assignments__event_id=event_id)
+        .values("finished_good_id", "finished_good__name")
+        .annotate(units=Sum(F("package__assignments__quantity") * F("quantity")))
+        .order_by("finished_good__name", "finished_good_id")
+    )
+    recipes = (
+        FinishedGoodComponent.objects.using(alias)
+        .filter(finished_good__package_items__package__assignments__event_id=event_id)
+        .values("recipe_id", "recipe__name", "recipe__yield_per_batch", "recipe__yield_unit")
+        .annotate(
+            items=Sum(
+                F("finished_good__package_items__package__assignments__quantity")
+                * F("finished_good__package_items__quantity")
+                * F("quantity")
+            )
+        )
+        .order_by("recipe__name", "recipe_id")
+    )
+    production_targets = dict(
+        EventProductionTarget.objects.using(alias)
+        .filter(event_id=event_id)
+        .values_list("recipe_id", "target_batches")
+    )
+    assembly_targets = dict(
+        EventAssemblyTarget.objects.using(alias)
+        .filter(event_id=event_id)
+        .values_list("finished_good_id", "target_quantity")
+    )
+    return EventNeeds(
+        recipes=[
+            RecipeNeed(
+                recipe_id=row["recipe_id"],
+                recipe_name=row["recipe__name"],
+                items_needed=row["items"],
+                yield_per_batch=row["recipe__yield_per_batch"],
+                yield_unit=row["recipe__yield_unit"],
+                batches_needed=_ceil_div(row["items"], row["recipe__yield_per_batch"]),
+                current_target=production_targets.get(row["recipe_id"]),
+            )
+            for row in recipes
+        ],
+        finished_goods=[
+            FinishedGoodNeed(
+                finished_good_id=row["finished_good_id"],
+                finished_good_name=row["finished_good__name"],
+                units_needed=row["units"],
+                current_target=assembly_targets.get(row["finished_good_id"]),
+            )
+            for row in goods
+        ],
+    )
+
+
+@dataclass(frozen=True)
+class AppliedNeeds:
+    created: int
+    raised: int
+
+
+def apply_event_needs(
+    event_id: int,
+    *,
+    recipe_ids: list[int],
+    finished_good_ids: list[int],
+    connection: BaseDatabaseWrapper,
+) -> AppliedNeeds:
+    """Create or raise the chosen targets to what the assignments need (never lower one).
+
+    The needs are recomputed here, inside the caller's transaction, so what is written
+    matches the data as it is now, not as the review page showed it.
+    """
+    require_atomic(connection, "apply_event_needs")
+    for pk in [*recipe_ids, *finished_good_ids]:
+        validate_id(pk, "ids")
+    needs = get_event_needs(event_id, connection=connection)
+    created = raised = 0
+    for need in needs.recipes:
+        if need.recipe_id in recipe_ids and need.suggestion != "ok":
+            set_production_target(
+                event_id, need.recipe_id, need.batches_needed, connection=connection
+            )
+            created += need.suggestion == "create"
+            raised += need.suggestion == "raise"
+    for need in needs.finished_goods:
+        if need.finished_good_id in finished_good_ids and need.suggestion != "ok":
+            set_assembly_target(
+                event_id, need.finished_good_id, need.units_needed, connection=connection
+            )
+            created += need.suggestion == "create"
+            raised += need.suggestion == "raise"
+    return AppliedNeeds(created=created, raised=raised)

@@ -1,0 +1,188 @@
+from __future__ import annotations
+
+from django import forms
+
+from planning.models import Event, FinishedGood, FinishedGoodComponent, Recipe
+
+WHOLE_NUMBER = {
+    "invalid": "Enter a whole number, like 4.",
+    "min_value": "Enter a whole number of 1 or more.",
+    "required": "Enter how many.",
+}
+
+
+def positive_int_field(label: str, **kwargs) -> forms.IntegerField:
+    return forms.IntegerField(
+        label=label,
+        min_value=1,
+        max_value=1_000_000,
+        error_messages={**WHOLE_NUMBER, "max_value": "That is more than 1,000,000."},
+        widget=forms.NumberInput(attrs={"min": 1, "step": 1, "inputmode": "numeric"}),
+        **kwargs,
+    )
+
+
+class DateInput(forms.DateInput):
+    input_type = "date"
+
+    def __init__(self, **kwargs):
+        super().__init__(format="%Y-%m-%d", **kwargs)
+
+
+class EventForm(forms.Form):
+    name = forms.CharField(max_length=200)
+    event_date = forms.DateField(label="Date", widget=DateInput())
+    notes = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 3}))
+
+    @classmethod
+    def for_event(cls, event: Event, **kwargs) -> EventForm:
+        return cls(
+            initial={"name": event.name, "event_date": event.event_date, "notes": event.notes},
+            **kwargs,
+        )
+
+
+class EventFilterForm(forms.Form):
+    WHEN = [("upcoming", "Upcoming"), ("past", "Past"), ("all", "All")]
+
+    when = forms.ChoiceField(choices=WHEN, required=False, widget=forms.RadioSelect)
+    date_from = forms.DateField(label="From", required=False, widget=DateInput())
+    date_to = forms.DateField(label="To", required=False, widget=DateInput())
+
+    def clean_when(self) -> str:
+        return self.cleaned_data.get("when") or "upcoming"
+
+    def clean(self):
+        data = super().clean()
+        if data.get("date_from") and data.get("date_to") and data["date_from"] > data["date_to"]:
+            self.add_error("date_to", "The end date is before the start date.")
+        return data
+
+
+class _ItemChoiceForm(forms.Form):
+    """A form whose item select offers only `available` items, while still accepting any
+    existing item: a stale page that posts an item that meanwhile got a target is turned into
+    an edit of that target instead of an error."""
+
+    item_field = ""
+
+    def __init__(self, *args, available=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        if available is not None:
+            self.fields[self.item_field].choices = [("", "Choose…")] + [
+                (item.pk, item.name) for item in available
+            ]
+
+
+class ProductionTargetForm(_ItemChoiceForm):
+    item_field = "recipe"
+    recipe = forms.ModelChoiceField(queryset=Recipe.objects.all(), empty_label="Choose…")
+    target_batches = positive_int_field("Batches")
+    notes = forms.CharField(required=False, max_length=2000)
+
+
+class AssemblyTargetForm(_ItemChoiceForm):
+    item_field = "finished_good"
+    finished_good = forms.ModelChoiceField(
+        queryset=FinishedGood.objects.all(), label="Finished good", empty_label="Choose…"
+    )
+    target_quantity = positive_int_field("Quantity")
+    notes = forms.CharField(required=False, max_length=2000)
+
+
+class ProductionTargetEditForm(forms.Form):
+    target_batches = positive_int_field("Batches")
+    notes = forms.CharField(required=False, max_length=2000)
+
+
+class AssemblyTargetEditForm(forms.Form):
+    target_quantity = positive_int_field("Quantity")
+    notes = forms.CharField(required=False, max_length=2000)
+
+
+class ProductionRunForm(forms.Form):
+    recipe = forms.ModelChoiceField(queryset=Recipe.objects.all(), empty_label="Choose…")
+    num_batches = positive_int_field("Batches")
+    actual_yield = forms.IntegerField(
+        label="Actual yield",
+        required=False,
+        min_value=0,
+        max_value=100_000_000,
+        help_text="Leave empty for batches × the recipe's yield.",
+        error_messages={"invalid": "Enter a whole number.", "min_value": "Enter 0 or more."},
+        widget=forms.NumberInput(attrs={"min": 0, "step": 1, "inputmode": "numeric"}),
+    )
+    notes = forms.CharField(required=False, max_length=2000)
+
+
+class AssemblyRunForm(forms.Form):
+    finished_good = forms.ModelChoiceField(
+        queryset=FinishedGood.objects.all(), label="Finished good", empty_label="Choose…"
+    )
+    quantity = positive_int_field("Quantity")
+    notes = forms.CharField(required=False, max_length=2000)
+
+
+class ApplyNeedsForm(forms.Form):
+    recipe_ids = forms.TypedMultipleChoiceField(coerce=int, required=False)
+    finished_good_ids = forms.TypedMultipleChoiceField(coerce=int, required=False)
+
+    def __init__(self, *args, needs=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        if needs is not None:
+            self.fields["recipe_ids"].choices = [
+                (n.recipe_id, n.recipe_name) for n in needs.recipes if n.suggestion != "ok"
+            ]
+            self.fields["finished_good_ids"].choices = [
+                (n.finished_good_id, n.finished_good_name)
+                for n in needs.finished_goods
+                if n.suggestion != "ok"
+            ]
+
+    def clean(self):
+        data = super().clean()
+        if not data.get("recipe_ids") and not data.get("finished_good_ids") and not self.errors:
+            raise forms.ValidationError("Tick at least one suggested target to apply.")
+        return data
+
+
+class RecipeForm(forms.ModelForm):
+    class Meta:
+        model = Recipe
+        fields = ["name", "category", "yield_per_batch", "yield_unit", "notes"]
+        widgets = {"notes": forms.Textarea(attrs={"rows": 3})}
+        error_messages = {"yield_per_batch": WHOLE_NUMBER}
+
+    def clean_yield_per_batch(self):
+        value = self.cleaned_data["yield_per_batch"]
+        if value is not None and value < 1:
+            raise forms.ValidationError(WHOLE_NUMBER["min_value"])
+        return value
+
+
+class FinishedGoodForm(forms.ModelForm):
+    class Meta:
+        model = FinishedGood
+        fields = ["name", "description"]
+        widgets = {"description": forms.Textarea(attrs={"rows": 3})}
+
+
+class ComponentForm(forms.ModelForm):
+    class Meta:
+        model = FinishedGoodComponent
+        fields = ["recipe", "quantity"]
+
+    def clean_quantity(self):
+        value = self.cleaned_data["quantity"]
+        if value is not None and value < 1:
+            raise forms.ValidationError(WHOLE_NUMBER["min_value"])
+        return value
+
+
+ComponentFormSet = forms.inlineformset_factory(
+    FinishedGood,
+    FinishedGoodComponent,
+    form=ComponentForm,
+    extra=2,
+    can_delete=True,
+)
