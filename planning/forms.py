@@ -59,7 +59,18 @@ class EventFilterForm(forms.Form):
         return data
 
 
-class _ItemChoiceForm(forms.Form):
+class _UniqueIdsForm(forms.Form):
+    """Several forms share the dashboard: each gets its own id prefix (field names stay
+    plain), so every label points at its own input."""
+
+    id_prefix = "id"
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("auto_id", f"{self.id_prefix}_%s")
+        super().__init__(*args, **kwargs)
+
+
+class _ItemChoiceForm(_UniqueIdsForm):
     """A form whose item select offers only `available` items, while still accepting any
     existing item: a stale page that posts an item that meanwhile got a target is turned into
     an edit of that target instead of an error."""
@@ -75,6 +86,7 @@ class _ItemChoiceForm(forms.Form):
 
 
 class ProductionTargetForm(_ItemChoiceForm):
+    id_prefix = "production-target"
     item_field = "recipe"
     recipe = forms.ModelChoiceField(queryset=Recipe.objects.all(), empty_label="Choose…")
     target_batches = positive_int_field("Batches")
@@ -82,6 +94,7 @@ class ProductionTargetForm(_ItemChoiceForm):
 
 
 class AssemblyTargetForm(_ItemChoiceForm):
+    id_prefix = "assembly-target"
     item_field = "finished_good"
     finished_good = forms.ModelChoiceField(
         queryset=FinishedGood.objects.all(), label="Finished good", empty_label="Choose…"
@@ -90,17 +103,18 @@ class AssemblyTargetForm(_ItemChoiceForm):
     notes = forms.CharField(required=False, max_length=2000)
 
 
-class ProductionTargetEditForm(forms.Form):
+class ProductionTargetEditForm(_UniqueIdsForm):
     target_batches = positive_int_field("Batches")
     notes = forms.CharField(required=False, max_length=2000)
 
 
-class AssemblyTargetEditForm(forms.Form):
+class AssemblyTargetEditForm(_UniqueIdsForm):
     target_quantity = positive_int_field("Quantity")
     notes = forms.CharField(required=False, max_length=2000)
 
 
-class ProductionRunForm(forms.Form):
+class ProductionRunForm(_UniqueIdsForm):
+    id_prefix = "production-run"
     recipe = forms.ModelChoiceField(queryset=Recipe.objects.all(), empty_label="Choose…")
     num_batches = positive_int_field("Batches")
     actual_yield = forms.IntegerField(
@@ -115,7 +129,8 @@ class ProductionRunForm(forms.Form):
     notes = forms.CharField(required=False, max_length=2000)
 
 
-class AssemblyRunForm(forms.Form):
+class AssemblyRunForm(_UniqueIdsForm):
+    id_prefix = "assembly-run"
     finished_good = forms.ModelChoiceField(
         queryset=FinishedGood.objects.all(), label="Finished good", empty_label="Choose…"
     )
@@ -168,15 +183,12 @@ class FinishedGoodForm(forms.ModelForm):
 
 
 class ComponentForm(forms.ModelForm):
+    # No initial value, so an untouched extra row counts as empty and is skipped.
+    quantity = positive_int_field("Items per unit")
+
     class Meta:
         model = FinishedGoodComponent
         fields = ["recipe", "quantity"]
-
-    def clean_quantity(self):
-        value = self.cleaned_data["quantity"]
-        if value is not None and value < 1:
-            raise forms.ValidationError(WHOLE_NUMBER["min_value"])
-        return value
 
 
 ComponentFormSet = forms.inlineformset_factory(

@@ -57,3 +57,30 @@ def browser_type_launch_args(browser_type_launch_args):
             "--no-first-run",
         ],
     }
+
+
+@pytest.fixture
+def role_user(django_user_model):
+    """A signed-in-able user in one of the role groups."""
+    from django.contrib.auth.models import Group
+
+    def make(role: str, username: str | None = None):
+        user = django_user_model.objects.create_user(
+            username=username or role.lower(), password="pw-role-1"
+        )
+        user.groups.add(Group.objects.get(name=role))
+        return user
+
+    return make
+
+
+@pytest.fixture
+def planner_client(client, role_user):
+    client.force_login(role_user("Planners"))
+    return client
+
+
+@pytest.fixture
+def packer_client(client, role_user):
+    client.force_login(role_user("Packers"))
+    return client

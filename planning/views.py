@@ -1,0 +1,661 @@
+"""Planner pages: events list, event dashboard (targets, runs, needs) and event editing.
+
+Each view parses input, does its work inside transaction.atomic() through the services
+(passing `connection`) and renders; domain errors are caught outside the atomic block so a
+refused change is rolled back before the message is shown.
+"""
+
+from __future__ import annotations
+
+import datetime
+from dataclasses import dataclass
+from typing import Any
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required, permission_required
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import connection, transaction
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.template.loader import render_to_string
+from django.utils import timezone
+from django.utils.cache import patch_vary_headers
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from eventplanner.htmx import page_or_fragment, wants_fragment
+from planning import services
+from planning.forms import (
+    ApplyNeedsForm,
+    AssemblyRunForm,
+    AssemblyTargetEditForm,
+    AssemblyTargetForm,
+    EventFilterForm,
+    EventForm,
+    ProductionRunForm,
+    ProductionTargetEditForm,
+    ProductionTargetForm,
+)
+from planning.models import (
+    Event,
+    EventAssemblyTarget,
+    EventProductionTarget,
+    FinishedGood,
+    Recipe,
+)
+
+DASHBOARD = "planning/event_detail.html"
+# After a change on the dashboard, these parts are refreshed out of band.
+SIDE_PARTS = ("summary", "needs")
+
+
+def fulfillment_url(event_id: int, status: str | None = None) -> str:
+    url = f"/events/{event_id}/fulfillment/"
+    return f"{url}?status={status}" if status else url
+
+
+def apply_form_errors(form, error: ValidationError) -> None:
+    """Show a service's ValidationError on the form: per field where the field exists."""
+    if hasattr(error, "error_dict"):
+        for field, errors in error.message_dict.items():
+            form.add_error(field if field in form.fields else None, errors)
+    else:
+        form.add_error(None, error.messages)
+
+
+# ---------------------------------------------------------------------------------------
+# Events list
+# ---------------------------------------------------------------------------------------
+
+
+def relative_day(date: datetime.date, today: datetime.date) -> str:
+    days = (date - today).days
+    if days == 0:
+        return "today"
+    if days == 1:
+        return "tomorrow"
+    if days == -1:
+        return "yesterday"
+    return f"in {days} days" if days > 0 else f"{-days} days ago"
+
+
+@require_GET
+@login_required
+def event_list(request: HttpRequest) -> HttpResponse:
+    data = request.GET.copy()
+    data.setdefault("when", "upcoming")
+    form = EventFilterForm(data)
+    when, date_from, date_to = "upcoming", None, None
+    if form.is_valid():
+        when = form.cleaned_data["when"]
+        date_from = form.cleaned_data["date_from"]
+        date_to = form.cleaned_data["date_to"]
+    today = timezone.localdate()
+    with transaction.atomic():
+        rows = services.get_events_with_progress(
+            connection=connection, when=when, date_from=date_from, date_to=date_to, today=today
+        )
+    context = {
+        "nav": "events",
+        "form": form,
+        "when": when,
+        "filtered": bool(date_from or date_to),
+        "events": [
+            {
+                "row": row,
+                "relative": relative_day(row.event.event_date, today),
+                "fulfillment_url": fulfillment_url(row.event.pk),
+            }
+            for row in rows
+        ],
+    }
+    return page_or_fragment(request, "planning/event_list.html", "event-list", context)
+
+
+# ---------------------------------------------------------------------------------------
+# Event create / edit / delete / clone
+# ---------------------------------------------------------------------------------------
+
+
+@require_http_methods(["GET", "POST"])
+@login_required
+@permission_required("planning.add_event", raise_exception=True)
+def event_create(request: HttpRequest) -> HttpResponse:
+    form = EventForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            with transaction.atomic():
+                event = services.create_event(
+                    form.cleaned_data["name"],
+                    form.cleaned_data["event_date"],
+                    form.cleaned_data["notes"],
+                    connection=connection,
+                )
+        except ValidationError as error:
+            apply_form_errors(form, error)
+        else:
+            messages.success(request, f"Created {event.name}. Next: set what to bake.")
+            return redirect("planning:event_detail", event.pk)
+    return render(
+        request, "planning/event_form.html", {"form": form, "title": "New event", "nav": "events"}
+    )
+
+
+@require_http_methods(["GET", "POST"])
+@login_required
+@permission_required("planning.change_event", raise_exception=True)
+def event_edit(request: HttpRequest, event_id: int) -> HttpResponse:
+    event = get_object_or_404(Event, pk=event_id)
+    form = EventForm(request.POST) if request.method == "POST" else EventForm.for_event(event)
+    if request.method == "POST" and form.is_valid():
+        try:
+            with transaction.atomic():
+                event = services.update_event(
+                    event.pk,
+                    name=form.cleaned_data["name"],
+                    event_date=form.cleaned_data["event_date"],
+                    notes=form.cleaned_data["notes"],
+                    connection=connection,
+                )
+        except ValidationError as error:
+            apply_form_errors(form, error)
+        else:
+            messages.success(request, f"Saved {event.name}.")
+            return redirect("planning:event_detail", event.pk)
+    context = {"form": form, "event": event, "title": f"Edit {event.name}", "nav": "events"}
+    return render(request, "planning/event_form.html", context)
+
+
+@require_http_methods(["GET", "POST"])
+@login_required
+@permission_required("planning.add_event", raise_exception=True)
+def event_clone(request: HttpRequest, event_id: int) -> HttpResponse:
+    source = get_object_or_404(Event, pk=event_id)
+    if request.method == "POST":
+        form = EventForm(request.POST)
+    else:
+        next_date = _same_day_next_year(source.event_date)
+        name = source.name.replace(str(source.event_date.year), str(next_date.year))
+        if name == source.name:
+            name = f"{source.name} ({next_date.year})"
+        form = EventForm(initial={"name": name, "event_date": next_date, "notes": source.notes})
+    if request.method == "POST" and form.is_valid():
+        try:
+            with transaction.atomic():
+                clone = services.clone_event(
+                    source.pk,
+                    name=form.cleaned_data["name"],
+                    event_date=form.cleaned_data["event_date"],
+                    notes=form.cleaned_data["notes"],
+                    connection=connection,
+                )
+        except ValidationError as error:
+            apply_form_errors(form, error)
+        else:
+            messages.success(
+                request,
+                f"Created {clone.name} from {source.name}: targets and assignments copied, "
+                "all packages pending, no runs.",
+            )
+            return redirect("planning:event_detail", clone.pk)
+    context = {
+        "form": form,
+        "event": source,
+        "title": f"Copy {source.name} for next season",
+        "clone": True,
+        "nav": "events",
+    }
+    return render(request, "planning/event_form.html", context)
+
+
+def _same_day_next_year(date: datetime.date) -> datetime.date:
+    try:
+        return date.replace(year=date.year + 1)
+    except ValueError:  # 29 February
+        return date.replace(year=date.year + 1, day=28)
+
+
+@require_http_methods(["GET", "POST"])
+@login_required
+@permission_required("planning.delete_event", raise_exception=True)
+def event_delete(request: HttpRequest, event_id: int) -> HttpResponse:
+    event = get_object_or_404(Event, pk=event_id)
+    error = None
+    if request.method == "POST":
+        try:
+            with transaction.atomic():
+                services.delete_event(event.pk, connection=connection)
+        except ValidationError as refused:
+            error = " ".join(refused.messages)
+        else:
+            messages.success(request, f"Deleted {event.name}.")
+            return redirect("planning:event_list")
+    with transaction.atomic():
+        check = services.check_event_deletion(event.pk, connection=connection)
+    context = {"event": event, "check": check, "error": error, "nav": "events"}
+    return render(request, "planning/event_confirm_delete.html", context)
+
+
+# ---------------------------------------------------------------------------------------
+# Dashboard
+# ---------------------------------------------------------------------------------------
+
+
+@dataclass
+class DashboardForms:
+    production_target: ProductionTargetForm | None = None
+    assembly_target: AssemblyTargetForm | None = None
+    production_run: ProductionRunForm | None = None
+    assembly_run: AssemblyRunForm | None = None
+
+
+def _dashboard_context(
+    request: HttpRequest, event: Event, forms: DashboardForms | None = None
+) -> dict[str, Any]:
+    """Everything the dashboard shows, in a constant number of queries."""
+    forms = forms or DashboardForms()
+    dashboard = services.get_event_dashboard(event.pk, connection=connection)
+    production, assembly = dashboard.production, dashboard.assembly
+    overall, needs = dashboard.overall, dashboard.needs
+    recipes = list(Recipe.objects.only("id", "name").order_by("name", "id"))
+    goods = list(FinishedGood.objects.only("id", "name").order_by("name", "id"))
+    targeted_recipes = {row.recipe_id for row in production}
+    targeted_goods = {row.finished_good_id for row in assembly}
+    available_recipes = [r for r in recipes if r.pk not in targeted_recipes]
+    available_goods = [g for g in goods if g.pk not in targeted_goods]
+    # Runs are recorded mostly for targeted items: list those first.
+    run_recipes = [r for r in recipes if r.pk in targeted_recipes] + available_recipes
+    run_goods = [g for g in goods if g.pk in targeted_goods] + available_goods
+
+    def choose(form, items, field):
+        form.fields[field].choices = [("", "Choose…")] + [(i.pk, i.name) for i in items]
+        return form
+
+    return {
+        "nav": "events",
+        "event": event,
+        "today": timezone.localdate(),
+        "relative": relative_day(event.event_date, timezone.localdate()),
+        "production": production,
+        "assembly": assembly,
+        "overall": overall,
+        "needs": needs,
+        "needs_form": ApplyNeedsForm(needs=needs),
+        "fulfillment": {
+            status: fulfillment_url(event.pk, status)
+            for status in ("pending", "ready", "delivered")
+        }
+        | {"all": fulfillment_url(event.pk)},
+        "production_target_form": choose(
+            forms.production_target or ProductionTargetForm(), available_recipes, "recipe"
+        ),
+        "assembly_target_form": choose(
+            forms.assembly_target or AssemblyTargetForm(), available_goods, "finished_good"
+        ),
+        "production_run_form": choose(
+            forms.production_run or ProductionRunForm(), run_recipes, "recipe"
+        ),
+        "assembly_run_form": choose(
+            forms.assembly_run or AssemblyRunForm(), run_goods, "finished_good"
+        ),
+    }
+
+
+@require_GET
+@login_required
+def event_detail(request: HttpRequest, event_id: int) -> HttpResponse:
+    event = get_object_or_404(Event, pk=event_id)
+    with transaction.atomic():
+        context = _dashboard_context(request, event)
+    return render(request, DASHBOARD, context)
+
+
+def _dashboard_response(
+    request: HttpRequest,
+    event: Event,
+    fragment: str,
+    *,
+    forms: DashboardForms | None = None,
+    oob: tuple[str, ...] = SIDE_PARTS,
+    extra: dict | None = None,
+) -> HttpResponse:
+    with transaction.atomic():
+        context = _dashboard_context(request, event, forms)
+    context.update(extra or {})
+    return page_or_fragment(request, DASHBOARD, fragment, context, oob=oob)
+
+
+def _done(request: HttpRequest, event: Event, fragment: str, message: str, **kwargs):
+    """After a successful change: the refreshed fragment for htmx, a redirect otherwise."""
+    if wants_fragment(request):
+        return _dashboard_response(request, event, fragment, extra={"flash": message}, **kwargs)
+    messages.success(request, message)
+    return redirect("planning:event_detail", event.pk)
+
+
+# Targets ---------------------------------------------------------------------------------
+
+
+@require_POST
+@login_required
+@permission_required("planning.add_eventproductiontarget", raise_exception=True)
+def production_target_add(request: HttpRequest, event_id: int) -> HttpResponse:
+    event = get_object_or_404(Event, pk=event_id)
+    form = ProductionTargetForm(request.POST)
+    if form.is_valid():
+        recipe = form.cleaned_data["recipe"]
+        try:
+            with transaction.atomic():
+                existed = EventProductionTarget.objects.filter(event=event, recipe=recipe).exists()
+                target = services.set_production_target(
+                    event.pk,
+                    recipe.pk,
+                    form.cleaned_data["target_batches"],
+                    form.cleaned_data["notes"],
+                    connection=connection,
+                )
+        except ValidationError as error:
+            apply_form_errors(form, error)
+        else:
+            if existed:
+                message = (
+                    f"{recipe.name} already had a target, so it was updated to "
+                    f"{target.target_batches} batches."
+                )
+            else:
+                message = f"Added {recipe.name}: {target.target_batches} batches."
+            return _done(request, event, "production", message)
+    return _dashboard_response(
+        request, event, "production", forms=DashboardForms(production_target=form), oob=()
+    )
+
+
+@require_POST
+@login_required
+@permission_required("planning.add_eventassemblytarget", raise_exception=True)
+def assembly_target_add(request: HttpRequest, event_id: int) -> HttpResponse:
+    event = get_object_or_404(Event, pk=event_id)
+    form = AssemblyTargetForm(request.POST)
+    if form.is_valid():
+        good = form.cleaned_data["finished_good"]
+        try:
+            with transaction.atomic():
+                existed = EventAssemblyTarget.objects.filter(
+                    event=event, finished_good=good
+                ).exists()
+                target = services.set_assembly_target(
+                    event.pk,
+                    good.pk,
+                    form.cleaned_data["target_quantity"],
+                    form.cleaned_data["notes"],
+                    connection=connection,
+                )
+        except ValidationError as error:
+            apply_form_errors(form, error)
+        else:
+            if existed:
+                message = (
+                    f"{good.name} already had a target, so it was updated to "
+                    f"{target.target_quantity}."
+                )
+            else:
+                message = f"Added {good.name}: {target.target_quantity}."
+            return _done(request, event, "assembly", message)
+    return _dashboard_response(
+        request, event, "assembly", forms=DashboardForms(assembly_target=form), oob=()
+    )
+
+
+def _target_row(event: Event, kind: str, item_id: int):
+    rows = (
+        services.get_production_progress(event.pk, connection=connection)
+        if kind == "production"
+        else services.get_assembly_progress(event.pk, connection=connection)
+    )
+    key = "recipe_id" if kind == "production" else "finished_good_id"
+    return next((row for row in rows if getattr(row, key) == item_id), None)
+
+
+TARGET_KINDS = {
+    "production": {
+        "model": EventProductionTarget,
+        "item": "recipe",
+        "amount": "target_batches",
+        "form": ProductionTargetEditForm,
+        "set": services.set_production_target,
+        "delete": services.delete_production_target,
+        "perm": "planning.change_eventproductiontarget",
+        "delete_perm": "planning.delete_eventproductiontarget",
+    },
+    "assembly": {
+        "model": EventAssemblyTarget,
+        "item": "finished_good",
+        "amount": "target_quantity",
+        "form": AssemblyTargetEditForm,
+        "set": services.set_assembly_target,
+        "delete": services.delete_assembly_target,
+        "perm": "planning.change_eventassemblytarget",
+        "delete_perm": "planning.delete_eventassemblytarget",
+    },
+}
+
+
+def _target_spec(request: HttpRequest, kind: str, perm_key: str) -> dict:
+    spec = TARGET_KINDS.get(kind)
+    if spec is None:
+        raise Http404("No such kind of target.")
+    if not request.user.has_perm(spec[perm_key]):
+        raise PermissionDenied
+    return spec
+
+
+def _row_response(
+    request: HttpRequest,
+    event: Event,
+    kind: str,
+    item_id: int,
+    *,
+    edit: bool = False,
+    form=None,
+    flash: str | None = None,
+    oob: tuple[str, ...] = (),
+) -> HttpResponse:
+    """One target row (display or inline form) for htmx, or the standalone edit page."""
+    with transaction.atomic():
+        row = _target_row(event, kind, item_id)
+        context = _dashboard_context(request, event) if oob else {"event": event}
+    if row is None:
+        raise Http404("No such target.")
+    context.update({"row": row, "form": form, "flash": flash, "kind": kind, "item_id": item_id})
+    if not wants_fragment(request):
+        context["nav"] = "events"
+        return render(request, "planning/target_edit.html", context)
+    name = f"{kind}-row-edit" if edit else f"{kind}-row"
+    html = render_to_string(f"{DASHBOARD}#{name}", context, request)
+    html += "".join(
+        render_to_string(f"{DASHBOARD}#{part}", {**context, "oob": True}, request) for part in oob
+    )
+    response = HttpResponse(html)
+    patch_vary_headers(response, ["HX-Request"])
+    return response
+
+
+@require_http_methods(["GET", "POST"])
+@login_required
+def target_edit(request: HttpRequest, event_id: int, kind: str, item_id: int) -> HttpResponse:
+    """GET: the row as an inline form. POST: save its amount and notes."""
+    spec = _target_spec(request, kind, "perm")
+    event = get_object_or_404(Event, pk=event_id)
+    target = get_object_or_404(spec["model"], event=event, **{f"{spec['item']}_id": item_id})
+    if request.method == "GET":
+        amount = getattr(target, spec["amount"])
+        form = spec["form"](
+            initial={spec["amount"]: amount, "notes": target.notes},
+            auto_id=f"edit-{kind}-{item_id}_%s",
+        )
+        return _row_response(request, event, kind, item_id, edit=True, form=form)
+    form = spec["form"](request.POST, auto_id=f"edit-{kind}-{item_id}_%s")
+    if form.is_valid():
+        try:
+            with transaction.atomic():
+                spec["set"](
+                    event.pk,
+                    item_id,
+                    form.cleaned_data[spec["amount"]],
+                    form.cleaned_data["notes"],
+                    connection=connection,
+                )
+        except ValidationError as error:
+            apply_form_errors(form, error)
+        else:
+            if not wants_fragment(request):
+                messages.success(request, "Target saved.")
+                return redirect("planning:event_detail", event.pk)
+            return _row_response(
+                request, event, kind, item_id, flash="Target saved.", oob=SIDE_PARTS
+            )
+    return _row_response(request, event, kind, item_id, edit=True, form=form)
+
+
+@require_GET
+@login_required
+def target_row(request: HttpRequest, event_id: int, kind: str, item_id: int) -> HttpResponse:
+    """The row in display mode (the inline form's Cancel)."""
+    if kind not in TARGET_KINDS:
+        raise Http404("No such kind of target.")
+    event = get_object_or_404(Event, pk=event_id)
+    if not wants_fragment(request):
+        return redirect("planning:event_detail", event.pk)
+    return _row_response(request, event, kind, item_id)
+
+
+@require_http_methods(["GET", "POST"])
+@login_required
+def target_delete(request: HttpRequest, event_id: int, kind: str, item_id: int) -> HttpResponse:
+    """GET: a confirmation page (the no-JavaScript path). POST: delete."""
+    spec = _target_spec(request, kind, "delete_perm")
+    event = get_object_or_404(Event, pk=event_id)
+    target = get_object_or_404(
+        spec["model"].objects.select_related(spec["item"]),
+        event=event,
+        **{f"{spec['item']}_id": item_id},
+    )
+    item = getattr(target, spec["item"])
+    if request.method == "GET":
+        return render(
+            request,
+            "planning/target_confirm_delete.html",
+            {"event": event, "target": target, "item": item, "kind": kind, "nav": "events"},
+        )
+    with transaction.atomic():
+        spec["delete"](event.pk, item_id, connection=connection)
+    return _done(request, event, kind, f"Removed the target for {item.name}.")
+
+
+# Runs ------------------------------------------------------------------------------------
+
+
+@require_POST
+@login_required
+@permission_required("planning.add_productionrun", raise_exception=True)
+def production_run_add(request: HttpRequest, event_id: int) -> HttpResponse:
+    event = get_object_or_404(Event, pk=event_id)
+    form = ProductionRunForm(request.POST)
+    if form.is_valid():
+        recipe = form.cleaned_data["recipe"]
+        try:
+            with transaction.atomic():
+                run = services.record_production_run(
+                    recipe.pk,
+                    form.cleaned_data["num_batches"],
+                    event_id=event.pk,
+                    actual_yield=form.cleaned_data["actual_yield"],
+                    notes=form.cleaned_data["notes"],
+                    recorded_by=request.user,
+                    connection=connection,
+                )
+        except ValidationError as error:
+            apply_form_errors(form, error)
+        else:
+            message = (
+                f"Recorded {run.num_batches} batch{'es' if run.num_batches != 1 else ''} of "
+                f"{recipe.name} ({run.actual_yield} {recipe.yield_unit})."
+            )
+            return _done(
+                request,
+                event,
+                "production-run-form",
+                message,
+                oob=("production", "summary"),
+            )
+    return _dashboard_response(
+        request, event, "production-run-form", forms=DashboardForms(production_run=form), oob=()
+    )
+
+
+@require_POST
+@login_required
+@permission_required("planning.add_assemblyrun", raise_exception=True)
+def assembly_run_add(request: HttpRequest, event_id: int) -> HttpResponse:
+    event = get_object_or_404(Event, pk=event_id)
+    form = AssemblyRunForm(request.POST)
+    if form.is_valid():
+        good = form.cleaned_data["finished_good"]
+        try:
+            with transaction.atomic():
+                run = services.record_assembly_run(
+                    good.pk,
+                    form.cleaned_data["quantity"],
+                    event_id=event.pk,
+                    notes=form.cleaned_data["notes"],
+                    recorded_by=request.user,
+                    connection=connection,
+                )
+        except ValidationError as error:
+            apply_form_errors(form, error)
+        else:
+            message = f"Recorded {run.quantity} × {good.name}."
+            return _done(request, event, "assembly-run-form", message, oob=("assembly", "summary"))
+    return _dashboard_response(
+        request, event, "assembly-run-form", forms=DashboardForms(assembly_run=form), oob=()
+    )
+
+
+# Needs -----------------------------------------------------------------------------------
+
+
+@require_POST
+@login_required
+@permission_required(
+    [
+        "planning.add_eventproductiontarget",
+        "planning.change_eventproductiontarget",
+        "planning.add_eventassemblytarget",
+        "planning.change_eventassemblytarget",
+    ],
+    raise_exception=True,
+)
+def needs_apply(request: HttpRequest, event_id: int) -> HttpResponse:
+    event = get_object_or_404(Event, pk=event_id)
+    with transaction.atomic():
+        needs = services.get_event_needs(event.pk, connection=connection)
+    form = ApplyNeedsForm(request.POST, needs=needs)
+    if form.is_valid():
+        try:
+            with transaction.atomic():
+                applied = services.apply_event_needs(
+                    event.pk,
+                    recipe_ids=form.cleaned_data["recipe_ids"],
+                    finished_good_ids=form.cleaned_data["finished_good_ids"],
+                    connection=connection,
+                )
+        except ValidationError as error:
+            apply_form_errors(form, error)
+        else:
+            message = (
+                f"Applied the suggestions: {applied.created} target"
+                f"{'s' if applied.created != 1 else ''} created, {applied.raised} raised."
+            )
+            return _done(
+                request, event, "needs", message, oob=("production", "assembly", "summary")
+            )
+    return _dashboard_response(request, event, "needs", oob=(), extra={"needs_form": form})

@@ -1,0 +1,137 @@
+"""A planner's season in a real browser: headless Chromium against live_server."""
+
+import datetime
+
+import pytest
+from playwright.sync_api import Page, expect
+
+from planning.models import Event, EventProductionTarget
+from tests.e2e.conftest import DESKTOP, PHONE
+from tests.fulfillment.factories import AssignmentFactory, PackageItemFactory
+from tests.planning.factories import (
+    EventFactory,
+    FinishedGoodComponentFactory,
+    FinishedGoodFactory,
+    ProductionTargetFactory,
+    RecipeFactory,
+)
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def _mark_page(page: Page) -> None:
+    """Tag the window: if the page reloads, the tag is gone."""
+    page.evaluate("window.__noReload = true")
+
+
+def _assert_not_reloaded(page: Page) -> None:
+    assert page.evaluate("window.__noReload === true")
+
+
+def test_planner_creates_event_sets_target_and_records_a_run(
+    page: Page, live_server, make_user, login
+):
+    RecipeFactory(name="Gingerbread Men", yield_per_batch=24)
+    login(page, make_user("pat", role="Planners"))
+
+    page.get_by_role("link", name="New event").click()
+    page.get_by_label("Name").fill("Christmas 2030")
+    page.get_by_label("Date").fill("2030-12-24")
+    page.get_by_role("button", name="Save").click()
+    expect(page.get_by_role("heading", name="Christmas 2030")).to_be_visible()
+    expect(page.get_by_text("Created Christmas 2030")).to_be_visible()
+
+    _mark_page(page)
+    add_form = page.locator("form.add-target").first
+    add_form.get_by_label("Recipe").select_option(label="Gingerbread Men")
+    add_form.get_by_label("Batches").fill("4")
+    add_form.get_by_role("button", name="Add production target").click()
+    expect(page.locator("#production")).to_contain_text("0/4 batches (0%)")
+
+    run_form = page.locator("#production-run-form")
+    run_form.get_by_label("Recipe").select_option(label="Gingerbread Men")
+    run_form.get_by_label("Batches").fill("2")
+    run_form.get_by_role("button", name="Record production run").click()
+    expect(page.locator("#production")).to_contain_text("2/4 batches (50%)")
+    expect(page.locator("#messages")).to_contain_text("Recorded 2 batches of Gingerbread Men")
+    expect(run_form.get_by_label("Batches")).to_have_value("")
+    _assert_not_reloaded(page)
+
+
+def test_inline_edit_and_validation_error_for_zero(page: Page, live_server, make_user, login):
+    target = ProductionTargetFactory(target_batches=4, recipe__name="Stollen", notes="")
+    login(page, make_user("pat", role="Planners"))
+    page.goto(f"{live_server.url}/events/{target.event_id}/")
+    _mark_page(page)
+
+    row = page.locator(f"#production-row-{target.recipe_id}")
+    row.get_by_role("link", name="Edit the target for Stollen").click()
+    batches = row.get_by_role("spinbutton", name="Batches")
+    expect(batches).to_have_value("4")
+    batches.fill("0")
+    row.get_by_role("button", name="Save").click()
+    expect(row).to_contain_text("Enter a whole number of 1 or more.")
+    assert EventProductionTarget.objects.get().target_batches == 4
+
+    batches.fill("6")
+    row.get_by_label("Notes").fill("two ovens")
+    row.get_by_role("button", name="Save").click()
+    expect(row).to_contain_text("0/6 batches (0%)")
+    expect(row).to_contain_text("two ovens")
+    _assert_not_reloaded(page)
+    assert EventProductionTarget.objects.get().target_batches == 6
+
+
+def test_apply_suggested_targets_after_review(page: Page, live_server, make_user, login):
+    event = EventFactory(name="Christmas")
+    stollen = RecipeFactory(name="Stollen", yield_per_batch=2)
+    box = FinishedGoodFactory(name="Gift box")
+    FinishedGoodComponentFactory(finished_good=box, recipe=stollen, quantity=1)
+    item = PackageItemFactory(finished_good=box, quantity=1)
+    AssignmentFactory.create_batch(3, event=event, package=item.package)
+    login(page, make_user("pat", role="Planners"))
+    page.goto(f"{live_server.url}/events/{event.pk}/")
+
+    needs = page.locator("#needs")
+    expect(needs).to_contain_text("Create target of 2")  # ceil(3 loaves / 2 per batch)
+    expect(needs).to_contain_text("Create target of 3")
+    needs.get_by_role("checkbox", name="Apply the suggestion for Gift box").uncheck()
+    needs.get_by_role("button", name="Apply the ticked suggestions").click()
+    expect(page.locator("#messages")).to_contain_text("1 target created, 0 raised")
+    expect(page.locator("#production")).to_contain_text("0/2 batches (0%)")
+    expect(page.locator("#assembly")).to_contain_text("No assembly targets yet")
+
+
+def test_events_list_filter_is_kept_in_the_url(page: Page, live_server, make_user, login):
+    today = datetime.date.today()  # noqa: DTZ011 - the app runs in UTC
+    EventFactory(name="Next fair", event_date=today + datetime.timedelta(days=5))
+    EventFactory(name="Old fair", event_date=today - datetime.timedelta(days=5))
+    login(page, make_user("pat", role="Planners"))
+    expect(page.locator("#event-list")).to_contain_text("Next fair")
+    page.get_by_label("Past").check()
+    expect(page.locator("#event-list")).to_contain_text("Old fair")
+    expect(page.locator("#event-list")).not_to_contain_text("Next fair")
+    assert "when=past" in page.url
+    page.go_back()
+    expect(page.locator("#event-list")).to_contain_text("Next fair")
+
+
+def test_screenshots_of_events_list_and_dashboard(
+    page: Page, live_server, make_user, login, screenshot
+):
+    from django.core.management import call_command
+
+    call_command("seed_demo", stdout=open("/dev/null", "w"))  # noqa: SIM115
+    login(page, make_user("pat", role="Coordinators"))
+    event = Event.objects.filter(event_date__gte=datetime.date.today()).order_by("event_date")[0]  # noqa: DTZ011
+    for label, viewport in (("desktop", DESKTOP), ("phone", PHONE)):
+        page.set_viewport_size(viewport)
+        page.goto(f"{live_server.url}/")
+        expect(page.locator("#event-list")).to_contain_text(event.name)
+        screenshot(page, f"events-list-{label}")
+        page.goto(f"{live_server.url}/events/{event.pk}/")
+        expect(page.locator("#summary")).to_be_visible()
+        # Nothing may be wider than the phone screen.
+        overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+        assert overflow <= 0, f"{label}: page is {overflow}px wider than the screen"
+        screenshot(page, f"dashboard-{label}")

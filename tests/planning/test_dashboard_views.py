@@ -1,0 +1,306 @@
+import pytest
+from django.urls import reverse
+
+from planning.models import AssemblyRun, EventAssemblyTarget, EventProductionTarget, ProductionRun
+from tests.fulfillment.factories import AssignmentFactory, PackageItemFactory
+from tests.planning.factories import (
+    AssemblyTargetFactory,
+    EventFactory,
+    FinishedGoodComponentFactory,
+    FinishedGoodFactory,
+    ProductionRunFactory,
+    ProductionTargetFactory,
+    RecipeFactory,
+)
+
+pytestmark = pytest.mark.django_db
+
+HTMX = {"HTTP_HX_REQUEST": "true"}
+
+
+def url(name, *args):
+    return reverse(f"planning:{name}", args=args)
+
+
+def test_dashboard_shows_progress_exceeded_and_package_links(planner_client):
+    event = EventFactory()
+    half = ProductionTargetFactory(event=event, target_batches=4, recipe__name="Stollen")
+    ProductionRunFactory(event=event, recipe=half.recipe, num_batches=2)
+    over = ProductionTargetFactory(event=event, target_batches=4, recipe__name="Biscotti")
+    ProductionRunFactory(event=event, recipe=over.recipe, num_batches=5)
+    AssignmentFactory(event=event, ready=True)
+
+    page = planner_client.get(url("event_detail", event.pk)).content.decode()
+
+    assert "2/4 batches (50%)" in page
+    assert "5/4 batches (125%)" in page
+    assert "Exceeded" in page
+    assert f"/events/{event.pk}/fulfillment/?status=ready" in page
+    assert "1 ready" in page
+    assert "1 of 2" in page
+
+
+def test_dashboard_without_targets_says_no_targets_set(planner_client):
+    event = EventFactory()
+    page = planner_client.get(url("event_detail", event.pk)).content.decode()
+    assert "No targets set" in page
+    assert "Complete" not in page.replace("targets complete", "")
+
+
+@pytest.mark.parametrize("n_targets", [3, 200])
+def test_dashboard_query_count_is_constant(
+    planner_client, django_assert_max_num_queries, n_targets
+):
+    event = EventFactory()
+    for target in ProductionTargetFactory.create_batch(n_targets, event=event):
+        ProductionRunFactory(event=event, recipe=target.recipe, num_batches=1)
+        FinishedGoodComponentFactory(recipe=target.recipe)
+    for target in AssemblyTargetFactory.create_batch(n_targets, event=event):
+        PackageItemFactory(finished_good=target.finished_good)
+    for item in PackageItemFactory._meta.model.objects.all()[:20]:
+        AssignmentFactory(event=event, package=item.package)
+    with django_assert_max_num_queries(14):
+        response = planner_client.get(url("event_detail", event.pk))
+    assert response.content.decode().count('id="production-row-') == n_targets
+
+
+def test_add_production_target_htmx_returns_the_section(planner_client):
+    event, recipe = EventFactory(), RecipeFactory(name="Gingerbread")
+    response = planner_client.post(
+        url("production_target_add", event.pk),
+        {"recipe": recipe.pk, "target_batches": "4", "notes": ""},
+        **HTMX,
+    )
+    body = response.content.decode()
+    assert response.status_code == 200
+    assert "<html" not in body
+    assert 'id="production"' in body
+    assert "0/4 batches (0%)" in body
+    assert 'id="summary"' in body
+    assert 'aria-label="Overall progress" hx-swap-oob="true"' in body
+    assert "Added Gingerbread: 4 batches." in body
+    assert EventProductionTarget.objects.get().target_batches == 4
+
+
+def test_add_target_choices_leave_out_targeted_items(planner_client):
+    event = EventFactory()
+    ProductionTargetFactory(event=event, recipe__name="Already targeted")
+    RecipeFactory(name="Still free")
+    page = planner_client.get(url("event_detail", event.pk)).content.decode()
+    action = f'action="{url("production_target_add", event.pk)}"'
+    add_form = page.split(action)[1].split("</form>")[0]
+    assert "Still free" in add_form
+    assert "Already targeted" not in add_form
+
+
+def test_add_target_without_htmx_redirects(planner_client):
+    event, recipe = EventFactory(), RecipeFactory()
+    response = planner_client.post(
+        url("production_target_add", event.pk), {"recipe": recipe.pk, "target_batches": "2"}
+    )
+    assert response.status_code == 302
+    assert response["Location"] == url("event_detail", event.pk)
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ("0", "Enter a whole number of 1 or more."),
+        ("-3", "Enter a whole number of 1 or more."),
+        ("2.5", "Enter a whole number, like 4."),
+        ("many", "Enter a whole number, like 4."),
+        ("", "Enter how many."),
+    ],
+)
+def test_add_target_validation_errors_rerender_with_200(planner_client, value, message):
+    event, recipe = EventFactory(), RecipeFactory()
+    response = planner_client.post(
+        url("production_target_add", event.pk),
+        {"recipe": recipe.pk, "target_batches": value},
+        **HTMX,
+    )
+    assert response.status_code == 200
+    assert message in response.content.decode()
+    assert not EventProductionTarget.objects.exists()
+
+
+def test_duplicate_target_becomes_an_edit_with_a_message(planner_client):
+    target = ProductionTargetFactory(target_batches=2, recipe__name="Stollen")
+    response = planner_client.post(
+        url("production_target_add", target.event_id),
+        {"recipe": target.recipe_id, "target_batches": "7"},
+        **HTMX,
+    )
+    assert "Stollen already had a target, so it was updated to 7 batches." in (
+        response.content.decode()
+    )
+    assert EventProductionTarget.objects.get().target_batches == 7
+
+
+def test_add_assembly_target(planner_client):
+    event, good = EventFactory(), FinishedGoodFactory(name="Cookie box")
+    response = planner_client.post(
+        url("assembly_target_add", event.pk),
+        {"finished_good": good.pk, "target_quantity": "12"},
+        **HTMX,
+    )
+    assert "0/12 assembled (0%)" in response.content.decode()
+    assert EventAssemblyTarget.objects.get().target_quantity == 12
+    bad = planner_client.post(
+        url("assembly_target_add", event.pk), {"finished_good": good.pk, "target_quantity": "0"}
+    )
+    assert bad.status_code == 200
+    assert "Enter a whole number of 1 or more." in bad.content.decode()
+
+
+def test_packer_cannot_change_targets_or_record_runs(packer_client):
+    target = ProductionTargetFactory()
+    event = target.event
+    posts = [
+        (url("production_target_add", event.pk), {"recipe": target.recipe_id, "target_batches": 9}),
+        (url("target_edit", event.pk, "production", target.recipe_id), {"target_batches": 9}),
+        (url("target_delete", event.pk, "production", target.recipe_id), {}),
+        (url("production_run_add", event.pk), {"recipe": target.recipe_id, "num_batches": 1}),
+        (url("needs_apply", event.pk), {}),
+    ]
+    for post_url, data in posts:
+        assert packer_client.post(post_url, data, **HTMX).status_code == 403, post_url
+    target.refresh_from_db()
+    assert target.target_batches == 4
+    assert not ProductionRun.objects.exists()
+
+
+def test_inline_edit_get_returns_the_row_form(planner_client):
+    target = ProductionTargetFactory(target_batches=3, notes="ribbon")
+    response = planner_client.get(
+        url("target_edit", target.event_id, "production", target.recipe_id), **HTMX
+    )
+    body = response.content.decode()
+    assert body.lstrip().startswith(f'<tr id="production-row-{target.recipe_id}" class="editing"')
+    assert 'value="3"' in body
+    assert 'value="ribbon"' in body
+
+
+def test_inline_edit_without_htmx_is_a_page(planner_client):
+    target = ProductionTargetFactory(target_batches=3)
+    page = planner_client.get(url("target_edit", target.event_id, "production", target.recipe_id))
+    assert "<html" in page.content.decode()
+
+
+def test_inline_edit_post_returns_row_and_refreshes_summary(planner_client):
+    target = ProductionTargetFactory(target_batches=3)
+    ProductionRunFactory(event=target.event, recipe=target.recipe, num_batches=1)
+    response = planner_client.post(
+        url("target_edit", target.event_id, "production", target.recipe_id),
+        {"target_batches": "2", "notes": "half"},
+        **HTMX,
+    )
+    body = response.content.decode()
+    assert "1/2 batches (50%)" in body
+    assert 'hx-swap-oob="true"' in body
+    target.refresh_from_db()
+    assert (target.target_batches, target.notes) == (2, "half")
+
+
+def test_inline_edit_with_zero_shows_error_and_keeps_target(planner_client):
+    target = ProductionTargetFactory(target_batches=3)
+    response = planner_client.post(
+        url("target_edit", target.event_id, "production", target.recipe_id),
+        {"target_batches": "0"},
+        **HTMX,
+    )
+    assert response.status_code == 200
+    assert "Enter a whole number of 1 or more." in response.content.decode()
+    target.refresh_from_db()
+    assert target.target_batches == 3
+
+
+def test_target_urls_404_for_unknown_targets(planner_client):
+    event = EventFactory()
+    other = ProductionTargetFactory()  # a target of another event
+    assert planner_client.get(url("target_edit", event.pk, "production", 999)).status_code == 404
+    assert (
+        planner_client.post(
+            url("target_edit", event.pk, "production", other.recipe_id), {"target_batches": 5}
+        ).status_code
+        == 404
+    )
+    assert planner_client.post(url("target_delete", event.pk, "assembly", 5)).status_code == 404
+    assert (
+        planner_client.get(url("target_row", event.pk, "production", 5), **HTMX).status_code == 404
+    )
+
+
+def test_delete_target_htmx_and_confirmation_page(planner_client):
+    target = AssemblyTargetFactory(finished_good__name="Sweet tin")
+    delete_url = url("target_delete", target.event_id, "assembly", target.finished_good_id)
+    confirm = planner_client.get(delete_url).content.decode()
+    assert "Remove the target for Sweet tin?" in confirm
+    assert EventAssemblyTarget.objects.exists()
+    response = planner_client.post(delete_url, **HTMX)
+    assert "Removed the target for Sweet tin." in response.content.decode()
+    assert not EventAssemblyTarget.objects.exists()
+
+
+def test_record_production_run_updates_progress_in_place(planner_client, role_user):
+    target = ProductionTargetFactory(target_batches=4, recipe__yield_per_batch=10)
+    response = planner_client.post(
+        url("production_run_add", target.event_id),
+        {"recipe": target.recipe_id, "num_batches": "2", "actual_yield": "", "notes": ""},
+        **HTMX,
+    )
+    body = response.content.decode()
+    assert 'id="production-run-form"' in body
+    assert "2/4 batches (50%)" in body  # the production section, out of band
+    assert 'id="summary"' in body
+    run = ProductionRun.objects.get()
+    assert (run.num_batches, run.actual_yield, run.event_id) == (2, 20, target.event_id)
+    assert run.recorded_by.username == "planners"
+
+
+def test_record_production_run_errors(planner_client):
+    event, recipe = EventFactory(), RecipeFactory()
+    response = planner_client.post(
+        url("production_run_add", event.pk),
+        {"recipe": recipe.pk, "num_batches": "0", "actual_yield": "-1"},
+        **HTMX,
+    )
+    body = response.content.decode()
+    assert "Enter a whole number of 1 or more." in body
+    assert "Enter 0 or more." in body
+    assert not ProductionRun.objects.exists()
+
+
+def test_record_assembly_run(planner_client):
+    target = AssemblyTargetFactory(target_quantity=4)
+    response = planner_client.post(
+        url("assembly_run_add", target.event_id),
+        {"finished_good": target.finished_good_id, "quantity": "3"},
+    )
+    assert response.status_code == 302
+    assert AssemblyRun.objects.get().quantity == 3
+    page = planner_client.get(url("event_detail", target.event_id)).content.decode()
+    assert "3/4 assembled (75%)" in page
+
+
+def test_needs_are_shown_and_applied_after_review(planner_client):
+    event = EventFactory()
+    stollen = RecipeFactory(name="Stollen", yield_per_batch=4)
+    box = FinishedGoodFactory(name="Gift box")
+    FinishedGoodComponentFactory(finished_good=box, recipe=stollen, quantity=1)
+    item = PackageItemFactory(finished_good=box, quantity=3)
+    AssignmentFactory(event=event, package=item.package, quantity=2)  # 6 boxes, 6 loaves
+
+    page = planner_client.get(url("event_detail", event.pk)).content.decode()
+    assert "Create target of 2" in page  # ceil(6 / 4) batches
+    assert "Create target of 6" in page
+
+    response = planner_client.post(
+        url("needs_apply", event.pk), {"recipe_ids": [stollen.pk]}, **HTMX
+    )
+    assert "1 target created, 0 raised" in response.content.decode()
+    assert EventProductionTarget.objects.get().target_batches == 2
+    assert not EventAssemblyTarget.objects.exists()
+
+    empty = planner_client.post(url("needs_apply", event.pk), {}, **HTMX)
+    assert "Tick at least one suggested target to apply." in empty.content.decode()
