@@ -56,6 +56,8 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
+    # Picks the browser's English variant so dates read the way the user writes them.
+    "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
@@ -144,6 +146,14 @@ LOGIN_REDIRECT_URL = "/"
 LOGOUT_REDIRECT_URL = "login"
 
 LANGUAGE_CODE = "en"
+# The interface is in English; the variant decides how dates are written
+# (Dec. 24, 2026 / 24 Dec 2026 / 2026-12-24 formats follow the browser's language).
+LANGUAGES = [
+    ("en", "English (US)"),
+    ("en-gb", "English (UK)"),
+    ("en-au", "English (Australia)"),
+    ("en-ca", "English (Canada)"),
+]
 TIME_ZONE = os.environ.get("TIME_ZONE", "UTC")
 USE_I18N = True
 USE_TZ = True

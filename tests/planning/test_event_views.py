@@ -222,3 +222,11 @@ def test_get_never_changes_anything(planner_client):
     assert (Event.objects.count(), EventProductionTarget.objects.count()) == before
     for name in ["production_target_add", "production_run_add", "needs_apply"]:
         assert planner_client.get(reverse(f"planning:{name}", args=[event.pk])).status_code == 405
+
+
+def test_dates_follow_the_browsers_english_variant(planner_client):
+    EventFactory(name="Christmas", event_date=datetime.date(2099, 12, 24))
+    us = planner_client.get(reverse("planning:event_list"), HTTP_ACCEPT_LANGUAGE="en-US")
+    uk = planner_client.get(reverse("planning:event_list"), HTTP_ACCEPT_LANGUAGE="en-GB,en;q=0.8")
+    assert "Dec. 24, 2099" in us.content.decode()
+    assert "24 Dec 2099" in uk.content.decode()
