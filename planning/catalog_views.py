@@ -10,7 +10,7 @@ from collections import Counter
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required, permission_required
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import Count, ProtectedError, Q
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -19,6 +19,7 @@ from django.views.decorators.http import require_GET, require_http_methods
 from eventplanner.htmx import page_or_fragment
 from planning.forms import ComponentFormSet, FinishedGoodForm, RecipeForm
 from planning.models import FinishedGood, Recipe
+from planning.views import SAVED_MEANWHILE
 
 SEARCH_MAX = 100
 
@@ -72,10 +73,14 @@ def recipe_edit(request: HttpRequest, pk: int) -> HttpResponse:
 def _recipe_form(request: HttpRequest, recipe: Recipe) -> HttpResponse:
     form = RecipeForm(request.POST or None, instance=recipe)
     if request.method == "POST" and form.is_valid():
-        with transaction.atomic():
-            recipe = form.save()
-        messages.success(request, f"Saved {recipe.name}.")
-        return redirect("planning:recipe_list")
+        try:
+            with transaction.atomic():
+                recipe = form.save()
+        except IntegrityError:
+            form.add_error(None, SAVED_MEANWHILE)
+        else:
+            messages.success(request, f"Saved {recipe.name}.")
+            return redirect("planning:recipe_list")
     title = f"Edit {recipe.name}" if recipe.pk else "New recipe"
     return render(
         request,
@@ -151,6 +156,8 @@ def _finished_good_form(request: HttpRequest, good: FinishedGood) -> HttpRespons
                 formset.save()
         except ProtectedError as protected:
             form.add_error(None, protected_reason(str(good), protected))
+        except IntegrityError:
+            form.add_error(None, SAVED_MEANWHILE)
         else:
             messages.success(request, f"Saved {good.name}.")
             return redirect("planning:finished_good_list")

@@ -14,7 +14,7 @@ from typing import Any
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required, permission_required
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import connection, transaction
+from django.db import IntegrityError, connection, transaction
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.template.loader import render_to_string
@@ -51,6 +51,12 @@ SIDE_PARTS = ("summary", "needs")
 def fulfillment_url(event_id: int, status: str | None = None) -> str:
     url = f"/events/{event_id}/fulfillment/"
     return f"{url}?status={status}" if status else url
+
+
+SAVED_MEANWHILE = (
+    "Someone saved the same thing at the same moment, so this was not saved. "
+    "Check the current data and try again."
+)
 
 
 def apply_form_errors(form, error: ValidationError) -> None:
@@ -132,6 +138,8 @@ def event_create(request: HttpRequest) -> HttpResponse:
                 )
         except ValidationError as error:
             apply_form_errors(form, error)
+        except IntegrityError:
+            form.add_error(None, SAVED_MEANWHILE)
         else:
             messages.success(request, f"Created {event.name}. Next: set what to bake.")
             return redirect("planning:event_detail", event.pk)
@@ -158,6 +166,8 @@ def event_edit(request: HttpRequest, event_id: int) -> HttpResponse:
                 )
         except ValidationError as error:
             apply_form_errors(form, error)
+        except IntegrityError:
+            form.add_error(None, SAVED_MEANWHILE)
         else:
             messages.success(request, f"Saved {event.name}.")
             return redirect("planning:event_detail", event.pk)
@@ -190,6 +200,8 @@ def event_clone(request: HttpRequest, event_id: int) -> HttpResponse:
                 )
         except ValidationError as error:
             apply_form_errors(form, error)
+        except IntegrityError:
+            form.add_error(None, SAVED_MEANWHILE)
         else:
             messages.success(
                 request,

@@ -31,3 +31,13 @@ def test_seed_demo_builds_a_season_and_is_safe_to_run_twice():
     statuses = set(upcoming.assignments.values_list("fulfillment_status", flat=True))
     assert statuses == {"pending", "ready", "delivered"}
     assert authenticate(username=DEMO_USERNAME, password=DEMO_PASSWORD) is not None
+
+
+def test_seed_demo_creates_one_login_per_role():
+    from planning.management.commands.seed_demo import ROLE_USERS
+
+    call_command("seed_demo", stdout=open("/dev/null", "w"))  # noqa: SIM115
+    for username, role in ROLE_USERS.items():
+        user = authenticate(username=username, password=DEMO_PASSWORD)
+        assert user is not None
+        assert list(user.groups.values_list("name", flat=True)) == [role]

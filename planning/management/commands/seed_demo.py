@@ -17,6 +17,8 @@ from planning.models import Event, FinishedGood, FinishedGoodComponent, Recipe
 
 DEMO_USERNAME = "demo"
 DEMO_PASSWORD = "bake-season-2026"
+# One login per role, to see the app as each of them does.
+ROLE_USERS = {"planner": "Planners", "packer": "Packers", "coordinator": "Coordinators"}
 
 RECIPES = [
     # name, category, yield per batch, unit
@@ -93,12 +95,22 @@ class Command(BaseCommand):
             else:
                 self._seed(database)
                 self.stdout.write(self.style.SUCCESS("Demo season created."))
-        self.stdout.write(f"Demo login: {DEMO_USERNAME} / {DEMO_PASSWORD}")
+        self.stdout.write(f"Demo login: {DEMO_USERNAME} / {DEMO_PASSWORD} (administrator)")
+        self.stdout.write(
+            "Role logins (same password): "
+            + ", ".join(f"{name} ({role})" for name, role in ROLE_USERS.items())
+        )
 
     def _ensure_demo_user(self, alias: str) -> None:
+        from django.contrib.auth.models import Group
+
         users = get_user_model()._default_manager.db_manager(alias)
         if not users.filter(username=DEMO_USERNAME).exists():
             users.create_superuser(DEMO_USERNAME, "demo@example.com", DEMO_PASSWORD)
+        for username, role in ROLE_USERS.items():
+            if not users.filter(username=username).exists():
+                user = users.create_user(username, password=DEMO_PASSWORD)
+                user.groups.add(Group.objects.using(alias).get(name=role))
 
     def _seed(self, alias: str) -> None:
         conn = connections[alias]
