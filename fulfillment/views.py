@@ -506,14 +506,17 @@ def assignment_remove(request: HttpRequest, event_id: int, assignment_id: int) -
 @vary_on_headers("HX-Request", "HX-Trigger-Name")
 def assignment_new(request: HttpRequest, event_id: int) -> HttpResponse:
     """Assign a package to a recipient, both chosen by search. Typing in a search box asks
-    this view (htmx) for just that box's choices; without JavaScript the Search button
-    reloads the form with the narrowed choices. Assigning the same package to the same
-    recipient again offers to edit the existing row."""
+    this view (htmx) for just that box's choices; without JavaScript the Search button posts
+    the form back with the narrowed choices and saves nothing. Assigning the same package to
+    the same recipient again offers to edit the existing row."""
     _require(request, PERM_ADD_ASSIGNMENT)
     with transaction.atomic():
         event = _get_event(event_id)
     data = request.POST if request.method == "POST" else request.GET
-    form = AssignmentForm(data if request.method == "POST" else None, initial=data.dict())
+    # The Search button posts the form (so the CSRF token never lands in a URL) only to
+    # narrow the choices: nothing is saved.
+    saving = request.method == "POST" and "search" not in request.POST
+    form = AssignmentForm(data if saving else None, initial=data.dict())
     recipient_q = (data.get("recipient_q") or "")[:200]
     package_q = (data.get("package_q") or "")[:200]
     with transaction.atomic():
@@ -536,7 +539,7 @@ def assignment_new(request: HttpRequest, event_id: int) -> HttpResponse:
         )
         return render(request, f"fulfillment/assignment_new.html#{part}", context)
 
-    if request.method == "POST" and form.is_valid():
+    if saving and form.is_valid():
         data = form.cleaned_data
         try:
             with transaction.atomic():

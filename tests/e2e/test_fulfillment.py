@@ -222,3 +222,40 @@ def test_keyboard_only_mark_ready(page, live_server, make_user, login, season):
     button.focus()
     page.keyboard.press("Enter")
     expect(row_of(page, rows[0]).locator(".status-cell .badge")).to_have_text("Ready")
+
+
+def test_assign_by_search_then_a_duplicate_offers_the_existing_row(
+    page, live_server, make_user, login, season
+):
+    event, rows = season
+    RecipientFactory(name="Cousin Carla", household="")
+    PackageFactory(name="Neighbor Box")
+    login(page, make_user("planner", role="Planners"))
+    page.goto(f"{live_server.url}/events/{event.pk}/fulfillment/new/")
+
+    page.get_by_label("Find recipient (name or household)").fill("carla")
+    recipient = page.get_by_label("Recipient", exact=True)
+    expect(recipient.locator("option")).to_have_count(2)  # "Choose…" and Carla
+    recipient.select_option(label="Cousin Carla")
+    page.get_by_label("Find package").fill("neighbor")
+    package = page.get_by_label("Package", exact=True)
+    expect(package.locator("option")).to_have_count(2)
+    package.select_option(label="Neighbor Box")
+    page.get_by_label("Quantity").fill("2")
+    page.get_by_role("button", name="Assign").click()
+    expect(page.get_by_text("Assigned Neighbor Box to Cousin Carla.")).to_be_visible()
+    assert EventRecipientPackage.objects.filter(
+        event=event, recipient__name="Cousin Carla", quantity=2
+    ).exists()
+
+    page.get_by_label("Find recipient (name or household)").fill("mary")
+    expect(page.get_by_label("Recipient", exact=True).locator("option")).to_have_count(2)
+    page.get_by_label("Recipient", exact=True).select_option(label="Aunt Mary (Smiths)")
+    page.get_by_label("Find package").fill("hamper")
+    expect(page.get_by_label("Package", exact=True).locator("option")).to_have_count(2)
+    page.get_by_label("Package", exact=True).select_option(label="Family Hamper")
+    page.get_by_role("button", name="Assign").click()
+    expect(page.get_by_role("alert")).to_contain_text("already has the package Family Hamper")
+    page.get_by_role("link", name=re.compile("Edit the existing assignment")).click()
+    expect(page.get_by_role("spinbutton", name="Quantity")).to_have_value("1")
+    assert EventRecipientPackage.objects.filter(event=event).count() == 5

@@ -43,19 +43,37 @@ def test_typing_in_the_recipient_search_returns_only_its_choices(client_as, even
     assert "HX-Trigger-Name" in response["Vary"]
 
 
-def test_search_without_javascript_reloads_the_form_with_narrowed_choices(client_as, event):
+def test_search_button_narrows_the_choices_keeps_the_input_and_saves_nothing(client_as, event):
+    RecipientFactory(name="Aunt Mary")
+    bob = RecipientFactory(name="Uncle Bob")
+    package = PackageFactory(name="Hamper")
+    client = client_as("Planners")
+    data = {
+        "search": "1",
+        "recipient_q": "bob",
+        "recipient": bob.pk,
+        "package": package.pk,
+        "quantity": "3",
+    }
+    for headers in ({}, HTMX):
+        response = client.post(new_url(event), data, **headers)
+        html = response.content.decode()
+        assert response.status_code == 200
+        assert ("<html" in html) is (not headers)
+        assert "Uncle Bob" in html
+        assert "Aunt Mary" not in html
+        assert f'<option value="{package.pk}" selected>Hamper</option>' in html
+        assert 'value="3"' in html
+        assert "field-error" not in html
+    assert not EventRecipientPackage.objects.exists()
+
+
+def test_a_link_with_search_terms_opens_the_form_narrowed(client_as, event):
     RecipientFactory(name="Aunt Mary")
     RecipientFactory(name="Uncle Bob")
-    package = PackageFactory(name="Hamper")
-    html = (
-        client_as("Planners")
-        .get(new_url(event, f"?recipient_q=bob&package={package.pk}&quantity=3"))
-        .content.decode()
-    )
+    html = client_as("Planners").get(new_url(event, "?recipient_q=bob")).content.decode()
     assert "Uncle Bob" in html
     assert "Aunt Mary" not in html
-    assert f'<option value="{package.pk}" selected>Hamper</option>' in html
-    assert 'value="3"' in html
 
 
 def test_assign_with_htmx_creates_the_row_and_returns_a_fresh_form(client_as, event):
