@@ -1,7 +1,10 @@
+from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin import helpers
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import connections, transaction
 from django.http import HttpRequest
+from django.template.response import TemplateResponse
 
 from fulfillment import services
 from fulfillment.models import (
@@ -56,6 +59,14 @@ def _plural(count: int, word: str) -> str:
     return f"{count} {word}{'' if count == 1 else 's'}"
 
 
+class UndoReasonForm(forms.Form):
+    reason = forms.CharField(
+        max_length=500,
+        error_messages={"required": "A reason is required to undo a status change."},
+        widget=forms.TextInput(attrs={"size": 60}),
+    )
+
+
 @admin.register(EventRecipientPackage)
 class EventRecipientPackageAdmin(admin.ModelAdmin):
     list_display = [
@@ -72,10 +83,13 @@ class EventRecipientPackageAdmin(admin.ModelAdmin):
     autocomplete_fields = ["event", "recipient", "package"]
     readonly_fields = ["fulfillment_status", "status_changed_at", "created_at", "updated_at"]
     inlines = [StatusChangeInline]
-    actions = ["mark_ready", "mark_delivered"]
+    actions = ["mark_ready", "mark_delivered", "undo_status"]
 
     def has_change_fulfillment_status_permission(self, request: HttpRequest) -> bool:
         return request.user.has_perm(services.CHANGE_STATUS_PERM)
+
+    def has_undo_fulfillment_status_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm(services.UNDO_STATUS_PERM)
 
     def _bulk_move(self, request: HttpRequest, queryset, new_status: str) -> None:
         alias = queryset.db
@@ -119,6 +133,52 @@ class EventRecipientPackageAdmin(admin.ModelAdmin):
     )
     def mark_delivered(self, request: HttpRequest, queryset) -> None:
         self._bulk_move(request, queryset, FulfillmentStatus.DELIVERED)
+
+    @admin.action(
+        description="Step selected packages back one status (asks for a reason)",
+        permissions=["undo_fulfillment_status"],
+    )
+    def undo_status(self, request: HttpRequest, queryset):
+        """First shows an intermediate page asking for the reason; its form posts back to
+        this action with `apply`, and then every selected row goes back one step, all or
+        nothing, with the reason kept in the history."""
+        form = UndoReasonForm(request.POST if "apply" in request.POST else None)
+        if "apply" in request.POST and form.is_valid():
+            alias = queryset.db
+            ids = list(queryset.values_list("pk", flat=True))
+            try:
+                with transaction.atomic(using=alias):
+                    changed = services.bulk_undo_fulfillment_status(
+                        ids,
+                        reason=form.cleaned_data["reason"],
+                        connection=connections[alias],
+                        changed_by=request.user,
+                        source=ChangeSource.ADMIN,
+                    )
+            except services.BulkTransitionError as error:
+                self.message_user(request, error.message, messages.ERROR)
+                return None
+            except (PermissionDenied, ValidationError) as error:
+                text = "; ".join(error.messages) if hasattr(error, "messages") else str(error)
+                self.message_user(request, text, messages.ERROR)
+                return None
+            self.message_user(
+                request, f"{_plural(changed, 'package')} stepped back one status.", messages.SUCCESS
+            )
+            return None
+        rows = list(queryset.select_related("recipient", "package", "event").order_by("pk"))
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "Step packages back one status",
+            "opts": self.model._meta,
+            "rows": rows,
+            "form": form,
+            "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
+            "action": "undo_status",
+            "select_across": request.POST.get("select_across", "0"),
+            "index": request.POST.get("index", "0"),
+        }
+        return TemplateResponse(request, "fulfillment/admin_undo.html", context)
 
 
 @admin.register(FulfillmentStatusChange)

@@ -18,6 +18,7 @@ from typing import Any
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.backends.base.base import BaseDatabaseWrapper
+from django.db.models import Count, OuterRef, Prefetch, Q, Subquery
 from django.utils import timezone
 
 from eventplanner.domain import (
@@ -35,11 +36,12 @@ from fulfillment.models import (
     FulfillmentStatus,
     FulfillmentStatusChange,
     Package,
+    PackageItem,
     Recipient,
     next_status,
     previous_status,
 )
-from planning.models import Event
+from planning.models import Event, FinishedGood
 
 CHANGE_STATUS_PERM = "fulfillment.change_fulfillment_status"
 UNDO_STATUS_PERM = "fulfillment.undo_fulfillment_status"
@@ -565,3 +567,744 @@ def get_status_history(
         .select_related("changed_by")
         .order_by("changed_at", "id")
     )
+
+
+# ---------------------------------------------------------------------------------------
+# Bulk undo (admin action)
+# ---------------------------------------------------------------------------------------
+
+BULK_UNDO_REFUSED = (
+    "Nothing was changed: {count} of the selected packages are pending and have no earlier "
+    "status to go back to: {rows}."
+)
+
+
+def bulk_undo_fulfillment_status(
+    assignment_ids: Iterable[int],
+    *,
+    reason: str,
+    connection: BaseDatabaseWrapper,
+    changed_by: Any = None,
+    source: str = ChangeSource.ADMIN,
+) -> int:
+    """Step many assignments back one status each, all or nothing; returns how many changed.
+
+    Each row goes back from its own status (delivered -> ready, ready -> pending). A pending
+    row cannot go back, so any pending row in the selection refuses the whole change with
+    BulkTransitionError listing those rows. Rows are locked in primary-key order; the
+    number of statements does not grow with the selection (one update and one history
+    insert per source status).
+    """
+    require_atomic(connection, "bulk_undo_fulfillment_status")
+    validate_text(reason, "reason")
+    if not reason.strip():
+        raise ValidationError({"reason": [UNDO_REASON_REQUIRED]}, code="required")
+    if isinstance(assignment_ids, (str, bytes)):
+        raise ValidationError({"assignment_ids": ["assignment_ids must be a list of ids."]})
+    ids = sorted({validate_id(pk, "assignment_ids") for pk in assignment_ids})
+    source = _validate_source(source)
+    _check_permission(changed_by, UNDO_STATUS_PERM, "undo fulfillment statuses", connection)
+    if not ids:
+        return 0
+
+    alias = connection.alias
+    rows = list(
+        EventRecipientPackage.objects.using(alias)
+        .select_for_update(of=("self",))
+        .filter(pk__in=ids)
+        .order_by("pk")
+        .values_list("pk", "fulfillment_status", "recipient__name", "package__name")
+    )
+    missing = set(ids) - {row[0] for row in rows}
+    if missing:
+        raise EventRecipientPackage.DoesNotExist(
+            f"Assignments {', '.join(map(str, sorted(missing)))} do not exist."
+        )
+    blocked = [
+        BlockedRow(pk, recipient, package, status)
+        for pk, status, recipient, package in rows
+        if previous_status(status) is None
+    ]
+    if blocked:
+        raise BulkTransitionError(
+            BULK_UNDO_REFUSED.format(
+                count=len(blocked), rows="; ".join(str(row) for row in blocked)
+            ),
+            blocked=blocked,
+            requested="previous",
+        )
+    now = timezone.now()
+    for current in (FulfillmentStatus.DELIVERED, FulfillmentStatus.READY):
+        group = [pk for pk, status, _, _ in rows if status == current]
+        if not group:
+            continue
+        target = previous_status(current)
+        EventRecipientPackage.objects.using(alias).filter(pk__in=group).update(
+            fulfillment_status=target, status_changed_at=now, updated_at=now
+        )
+        _insert_history_for(
+            group,
+            from_status=current,
+            to_status=target,
+            changed_by_id=changed_by.pk if changed_by is not None else None,
+            changed_at=now,
+            source=source,
+            note=reason.strip(),
+            connection=connection,
+        )
+    return len(rows)
+
+
+# ---------------------------------------------------------------------------------------
+# The fulfillment page, exports, packing list and delivery checklist
+# ---------------------------------------------------------------------------------------
+
+MAX_PER_PAGE = 200
+
+
+@dataclass(frozen=True)
+class StatusCounts:
+    pending: int
+    ready: int
+    delivered: int
+
+    @property
+    def total(self) -> int:
+        return self.pending + self.ready + self.delivered
+
+    def get(self, status: str) -> int:
+        return getattr(self, status)
+
+
+@dataclass(frozen=True)
+class AssignmentPage:
+    """One page of an event's assignments, with the event-wide counts per status."""
+
+    rows: list[EventRecipientPackage]
+    counts: StatusCounts
+    matching: int
+    page: int
+    num_pages: int
+    per_page: int
+
+    @property
+    def has_previous(self) -> bool:
+        return self.page > 1
+
+    @property
+    def has_next(self) -> bool:
+        return self.page < self.num_pages
+
+    @property
+    def start_index(self) -> int:
+        return (self.page - 1) * self.per_page + 1 if self.matching else 0
+
+    @property
+    def end_index(self) -> int:
+        return min(self.page * self.per_page, self.matching)
+
+
+def _last_change(field: str, alias: str) -> Subquery:
+    return Subquery(
+        FulfillmentStatusChange.objects.using(alias)
+        .filter(assignment_id=OuterRef("pk"))
+        .order_by("-changed_at", "-id")
+        .values(field)[:1]
+    )
+
+
+def _annotated_assignments(alias: str):
+    """Assignments with recipient and package loaded and who made the last status change
+    (`last_changed_by`, None for a script or no change; `last_change_source`)."""
+    return (
+        EventRecipientPackage.objects.using(alias)
+        .select_related("recipient", "package")
+        .annotate(
+            last_changed_by=_last_change("changed_by__username", alias),
+            last_change_source=_last_change("source", alias),
+        )
+    )
+
+
+def _filtered(queryset, status: str | None, search: str):
+    if status:
+        queryset = queryset.filter(fulfillment_status=status)
+    search = search.strip()
+    if search:
+        queryset = queryset.filter(
+            Q(recipient__name__icontains=search) | Q(recipient__household__icontains=search)
+        )
+    return queryset
+
+
+def _validate_filter(status: str | None, search: str) -> str | None:
+    if status is not None:
+        status = _validate_status(status, "status")
+    validate_text(search, "search")
+    return status
+
+
+def get_status_counts(event_id: int, *, connection: BaseDatabaseWrapper) -> StatusCounts:
+    """The event's assignments counted per status, in one query (DoesNotExist for an
+    unknown event)."""
+    require_atomic(connection, "get_status_counts")
+    validate_id(event_id, "event_id")
+
+    def count(status: str) -> Count:
+        return Count("assignments", filter=Q(assignments__fulfillment_status=status))
+
+    values = (
+        Event.objects.using(connection.alias)
+        .filter(pk=event_id)
+        .annotate(
+            n_pending=count(FulfillmentStatus.PENDING),
+            n_ready=count(FulfillmentStatus.READY),
+            n_delivered=count(FulfillmentStatus.DELIVERED),
+        )
+        .values_list("n_pending", "n_ready", "n_delivered")
+        .first()
+    )
+    if values is None:
+        raise Event.DoesNotExist(f"Event {event_id} does not exist.")
+    return StatusCounts(*values)
+
+
+def list_event_assignments(
+    event_id: int,
+    *,
+    connection: BaseDatabaseWrapper,
+    status: str | None = None,
+    search: str = "",
+    page: int = 1,
+    per_page: int = 50,
+) -> AssignmentPage:
+    """One page of the event's assignments (optionally of one status, and whose recipient
+    name or household contains `search`), ordered by recipient name then id, plus the
+    event-wide counts per status. Three queries whatever the number of rows; a page past the
+    end gives the last page."""
+    require_atomic(connection, "list_event_assignments")
+    status = _validate_filter(status, search)
+    validate_positive_int(page, "page")
+    validate_positive_int(per_page, "per_page")
+    per_page = min(per_page, MAX_PER_PAGE)
+    counts = get_status_counts(event_id, connection=connection)
+    alias = connection.alias
+    base = _filtered(
+        EventRecipientPackage.objects.using(alias).filter(event_id=event_id), status, search
+    )
+    # Without a search the counts already say how many rows match: no second count.
+    if search.strip():
+        matching = base.count()
+    elif status:
+        matching = counts.get(status)
+    else:
+        matching = counts.total
+    num_pages = max(1, -(-matching // per_page))
+    page = min(page, num_pages)
+    offset = (page - 1) * per_page
+    rows = list(
+        _filtered(_annotated_assignments(alias).filter(event_id=event_id), status, search).order_by(
+            "recipient__name", "id"
+        )[offset : offset + per_page]
+    )
+    return AssignmentPage(
+        rows=rows,
+        counts=counts,
+        matching=matching,
+        page=page,
+        num_pages=num_pages,
+        per_page=per_page,
+    )
+
+
+def get_assignment_row(
+    assignment_id: int, *, connection: BaseDatabaseWrapper, event_id: int | None = None
+) -> EventRecipientPackage:
+    """One assignment as the fulfillment page shows it (recipient, package, last change).
+    With `event_id`, an assignment of another event does not exist."""
+    require_atomic(connection, "get_assignment_row")
+    validate_id(assignment_id, "assignment_id")
+    queryset = _annotated_assignments(connection.alias).select_related("event")
+    if event_id is not None:
+        validate_id(event_id, "event_id")
+        queryset = queryset.filter(event_id=event_id)
+    return queryset.get(pk=assignment_id)
+
+
+@dataclass(frozen=True)
+class ExportRow:
+    recipient: str
+    household: str
+    address: str
+    package: str
+    quantity: int
+    status: str
+    last_changed_at: Any
+    last_changed_by: str
+
+
+def get_export_rows(
+    event_id: int,
+    *,
+    connection: BaseDatabaseWrapper,
+    status: str | None = None,
+    search: str = "",
+) -> list[ExportRow]:
+    """Every assignment of the event matching the filter (as on the page, without paging),
+    for the CSV export: one query plus the existence check."""
+    require_atomic(connection, "get_export_rows")
+    status = _validate_filter(status, search)
+    _require_exists(Event, event_id, "event_id", connection)
+    queryset = _filtered(
+        _annotated_assignments(connection.alias).filter(event_id=event_id), status, search
+    ).order_by("recipient__name", "id")
+    return [
+        ExportRow(
+            recipient=row.recipient.name,
+            household=row.recipient.household,
+            address=row.recipient.address,
+            package=row.package.name,
+            quantity=row.quantity,
+            status=row.get_fulfillment_status_display(),
+            last_changed_at=row.status_changed_at,
+            last_changed_by=row.last_changed_by or "",
+        )
+        for row in queryset
+    ]
+
+
+@dataclass(frozen=True)
+class PackedGood:
+    name: str
+    units: int
+
+
+@dataclass(frozen=True)
+class PackedPackage:
+    assignment_id: int
+    name: str
+    quantity: int
+    status: str
+    notes: str
+    contents: list[PackedGood]
+
+
+@dataclass(frozen=True)
+class PackingSection:
+    recipient_id: int
+    name: str
+    household: str
+    address: str
+    notes: str
+    packages: list[PackedPackage]
+
+
+def get_packing_list(
+    event_id: int, *, connection: BaseDatabaseWrapper, status: str | None = None
+) -> list[PackingSection]:
+    """One section per recipient (by id: two "Aunt Mary"s stay apart), ordered by name, with
+    each assigned package and its contents: units of each finished good = the assignment's
+    quantity x the package item's quantity. No prices. Three queries."""
+    require_atomic(connection, "get_packing_list")
+    status = _validate_filter(status, "")
+    _require_exists(Event, event_id, "event_id", connection)
+    alias = connection.alias
+    assignments = list(
+        _filtered(
+            EventRecipientPackage.objects.using(alias)
+            .filter(event_id=event_id)
+            .select_related("recipient", "package"),
+            status,
+            "",
+        ).order_by("recipient__name", "recipient_id", "package__name", "id")
+    )
+    items: dict[int, list[tuple[str, int]]] = {}
+    if assignments:
+        package_ids = EventRecipientPackage.objects.using(alias).filter(event_id=event_id)
+        for item in (
+            PackageItem.objects.using(alias)
+            .filter(package__in=package_ids.values("package_id"))
+            .select_related("finished_good")
+            .order_by("finished_good__name", "id")
+        ):
+            items.setdefault(item.package_id, []).append((item.finished_good.name, item.quantity))
+    sections: list[PackingSection] = []
+    for assignment in assignments:
+        recipient = assignment.recipient
+        if not sections or sections[-1].recipient_id != recipient.pk:
+            sections.append(
+                PackingSection(
+                    recipient_id=recipient.pk,
+                    name=recipient.name,
+                    household=recipient.household,
+                    address=recipient.address,
+                    notes=recipient.notes,
+                    packages=[],
+                )
+            )
+        sections[-1].packages.append(
+            PackedPackage(
+                assignment_id=assignment.pk,
+                name=assignment.package.name,
+                quantity=assignment.quantity,
+                status=assignment.fulfillment_status,
+                notes=assignment.notes,
+                contents=[
+                    PackedGood(name, per_package * assignment.quantity)
+                    for name, per_package in items.get(assignment.package_id, [])
+                ],
+            )
+        )
+    return sections
+
+
+@dataclass(frozen=True)
+class HouseholdStop:
+    household: str
+    address: str
+    rows: list[EventRecipientPackage]
+
+
+def get_delivery_checklist(
+    event_id: int, *, connection: BaseDatabaseWrapper
+) -> list[HouseholdStop]:
+    """The event's ready packages grouped by household (a recipient without one is a stop
+    of their own), households in name order. Two queries."""
+    require_atomic(connection, "get_delivery_checklist")
+    _require_exists(Event, event_id, "event_id", connection)
+    rows = (
+        _annotated_assignments(connection.alias)
+        .filter(event_id=event_id, fulfillment_status=FulfillmentStatus.READY)
+        .order_by("recipient__household", "recipient__name", "recipient_id", "id")
+    )
+    stops: dict[tuple[str, int], HouseholdStop] = {}
+    for row in rows:
+        recipient = row.recipient
+        key = (recipient.household, 0) if recipient.household else ("", recipient.pk)
+        stop = stops.get(key)
+        if stop is None:
+            stop = stops[key] = HouseholdStop(
+                household=recipient.household or recipient.name,
+                address=recipient.address,
+                rows=[],
+            )
+        stop.rows.append(row)
+    return sorted(stops.values(), key=lambda stop: stop.household.casefold())
+
+
+# ---------------------------------------------------------------------------------------
+# Catalog: recipients and packages
+# ---------------------------------------------------------------------------------------
+
+NAME_REQUIRED = "Enter a name."
+PACKAGE_NAME_TAKEN = "There is already a package called {name!r}; choose another name."
+PACKAGE_ITEM_TWICE = "{good} is listed twice; put the whole quantity on one line."
+RECIPIENT_IN_USE = (
+    "{name} cannot be deleted: they have {count} package assignment(s) across events, "
+    "which are the record of what they were given. Remove those assignments first (only "
+    "pending ones without history can be removed)."
+)
+PACKAGE_IN_USE = (
+    "{name} cannot be deleted: it is assigned {count} time(s) across events. Remove those "
+    "assignments first, or keep the package and stop using it."
+)
+
+
+@dataclass(frozen=True)
+class CatalogPage:
+    """One page of a catalog list; each row carries an `assignment_count` annotation."""
+
+    rows: list[Any]
+    matching: int
+    page: int
+    num_pages: int
+    per_page: int
+
+    @property
+    def has_previous(self) -> bool:
+        return self.page > 1
+
+    @property
+    def has_next(self) -> bool:
+        return self.page < self.num_pages
+
+
+def _catalog_page(queryset, page: int, per_page: int) -> CatalogPage:
+    validate_positive_int(page, "page")
+    validate_positive_int(per_page, "per_page")
+    per_page = min(per_page, MAX_PER_PAGE)
+    matching = queryset.count()
+    num_pages = max(1, -(-matching // per_page))
+    page = min(page, num_pages)
+    offset = (page - 1) * per_page
+    rows = list(queryset[offset : offset + per_page])
+    return CatalogPage(rows, matching, page, num_pages, per_page)
+
+
+def _clean_name(name: Any, field: str = "name", max_length: int = 200) -> str:
+    validate_text(name, field)
+    name = name.strip()
+    if not name:
+        raise ValidationError({field: [NAME_REQUIRED]}, code="required")
+    if len(name) > max_length:
+        raise ValidationError(
+            {field: [f"Keep the {field} to {max_length} characters or fewer."]}, code="max_length"
+        )
+    return name
+
+
+def list_recipients(
+    *, connection: BaseDatabaseWrapper, search: str = "", page: int = 1, per_page: int = 50
+) -> CatalogPage:
+    """Recipients whose name, household or address contains `search`, by name then id,
+    each with its number of assignments across events. Two queries."""
+    require_atomic(connection, "list_recipients")
+    validate_text(search, "search")
+    queryset = Recipient.objects.using(connection.alias)
+    if search.strip():
+        term = search.strip()
+        queryset = queryset.filter(
+            Q(name__icontains=term) | Q(household__icontains=term) | Q(address__icontains=term)
+        )
+    queryset = queryset.annotate(assignment_count=Count("assignments")).order_by("name", "id")
+    return _catalog_page(queryset, page, per_page)
+
+
+def search_recipients(
+    search: str, *, connection: BaseDatabaseWrapper, limit: int = 20
+) -> list[Recipient]:
+    """Up to `limit` recipients matching by name or household, for choosing one in a form."""
+    require_atomic(connection, "search_recipients")
+    validate_text(search, "search")
+    validate_positive_int(limit, "limit")
+    queryset = Recipient.objects.using(connection.alias).order_by("name", "id")
+    if search.strip():
+        term = search.strip()
+        queryset = queryset.filter(Q(name__icontains=term) | Q(household__icontains=term))
+    return list(queryset[:limit])
+
+
+def search_packages(
+    search: str, *, connection: BaseDatabaseWrapper, limit: int = 20
+) -> list[Package]:
+    """Up to `limit` packages whose name contains `search`, for choosing one in a form."""
+    require_atomic(connection, "search_packages")
+    validate_text(search, "search")
+    validate_positive_int(limit, "limit")
+    queryset = Package.objects.using(connection.alias).order_by("name", "id")
+    if search.strip():
+        queryset = queryset.filter(name__icontains=search.strip())
+    return list(queryset[:limit])
+
+
+def _recipient_fields(name: Any, household: Any, address: Any, notes: Any) -> dict[str, str]:
+    fields = {"name": _clean_name(name)}
+    fields["household"] = _clean_name(household, "household") if household.strip() else ""
+    for field, value in (("address", address), ("notes", notes)):
+        fields[field] = validate_text(value, field).strip()
+    return fields
+
+
+def create_recipient(
+    *,
+    name: str,
+    household: str = "",
+    address: str = "",
+    notes: str = "",
+    connection: BaseDatabaseWrapper,
+) -> Recipient:
+    """Add a recipient. Names need not be unique (two "Aunt Mary"s may exist)."""
+    require_atomic(connection, "create_recipient")
+    validate_text(household, "household")
+    fields = _recipient_fields(name, household, address, notes)
+    return Recipient.objects.using(connection.alias).create(**fields)
+
+
+def update_recipient(
+    recipient_id: int,
+    *,
+    name: str,
+    household: str = "",
+    address: str = "",
+    notes: str = "",
+    connection: BaseDatabaseWrapper,
+) -> Recipient:
+    require_atomic(connection, "update_recipient")
+    validate_id(recipient_id, "recipient_id")
+    validate_text(household, "household")
+    fields = _recipient_fields(name, household, address, notes)
+    recipient = Recipient.objects.using(connection.alias).select_for_update().get(pk=recipient_id)
+    for field, value in fields.items():
+        setattr(recipient, field, value)
+    recipient.save(using=connection.alias, update_fields=[*fields, "updated_at"])
+    return recipient
+
+
+def delete_recipient(recipient_id: int, *, connection: BaseDatabaseWrapper) -> None:
+    """Delete a recipient who has no assignments; one with assignments is kept (refused
+    with a message saying why and what to do)."""
+    require_atomic(connection, "delete_recipient")
+    validate_id(recipient_id, "recipient_id")
+    alias = connection.alias
+    recipient = Recipient.objects.using(alias).select_for_update().get(pk=recipient_id)
+    count = EventRecipientPackage.objects.using(alias).filter(recipient_id=recipient_id).count()
+    if count:
+        raise DomainError(RECIPIENT_IN_USE.format(name=recipient, count=count), code="in_use")
+    Recipient.objects.using(alias).filter(pk=recipient_id).delete()
+
+
+def list_packages(
+    *, connection: BaseDatabaseWrapper, search: str = "", page: int = 1, per_page: int = 50
+) -> CatalogPage:
+    """Packages whose name or description contains `search`, by name, each with its number
+    of assignments (`assignment_count`) and its items loaded. Three queries."""
+    require_atomic(connection, "list_packages")
+    validate_text(search, "search")
+    alias = connection.alias
+    queryset = Package.objects.using(alias)
+    if search.strip():
+        term = search.strip()
+        queryset = queryset.filter(Q(name__icontains=term) | Q(description__icontains=term))
+    queryset = (
+        queryset.annotate(assignment_count=Count("assignments"))
+        .order_by("name", "id")
+        .prefetch_related(
+            Prefetch(
+                "items",
+                queryset=PackageItem.objects.using(alias)
+                .select_related("finished_good")
+                .order_by("finished_good__name", "id"),
+            )
+        )
+    )
+    return _catalog_page(queryset, page, per_page)
+
+
+def get_package(package_id: int, *, connection: BaseDatabaseWrapper) -> Package:
+    """The package with its items (and their finished goods) and `assignment_count`."""
+    require_atomic(connection, "get_package")
+    validate_id(package_id, "package_id")
+    alias = connection.alias
+    return (
+        Package.objects.using(alias)
+        .annotate(assignment_count=Count("assignments"))
+        .prefetch_related(
+            Prefetch(
+                "items",
+                queryset=PackageItem.objects.using(alias)
+                .select_related("finished_good")
+                .order_by("finished_good__name", "id"),
+            )
+        )
+        .get(pk=package_id)
+    )
+
+
+def _validate_items(items: Any, connection) -> list[tuple[int, int]]:
+    if isinstance(items, (str, bytes)):
+        raise ValidationError({"items": ["items must be a list of (finished good id, quantity)."]})
+    cleaned: list[tuple[int, int]] = []
+    for good_id, quantity in items:
+        cleaned.append(
+            (validate_id(good_id, "finished_good_id"), validate_positive_int(quantity, "quantity"))
+        )
+    ids = [good_id for good_id, _ in cleaned]
+    names = dict(
+        FinishedGood.objects.using(connection.alias).filter(pk__in=ids).values_list("pk", "name")
+    )
+    missing = set(ids) - set(names)
+    if missing:
+        raise FinishedGood.DoesNotExist(
+            f"Finished goods {', '.join(map(str, sorted(missing)))} do not exist."
+        )
+    seen: set[int] = set()
+    for good_id in ids:
+        if good_id in seen:
+            raise ValidationError(
+                {"items": [PACKAGE_ITEM_TWICE.format(good=names[good_id])]}, code="duplicate"
+            )
+        seen.add(good_id)
+    return cleaned
+
+
+def _check_package_name(name: str, exclude_pk: int | None, alias: str) -> None:
+    taken = Package.objects.using(alias).filter(name__iexact=name)
+    if exclude_pk is not None:
+        taken = taken.exclude(pk=exclude_pk)
+    if taken.exists():
+        raise ValidationError({"name": [PACKAGE_NAME_TAKEN.format(name=name)]}, code="unique")
+
+
+def _replace_items(package: Package, items: list[tuple[int, int]], alias: str) -> None:
+    PackageItem.objects.using(alias).filter(package=package).delete()
+    PackageItem.objects.using(alias).bulk_create(
+        [
+            PackageItem(package=package, finished_good_id=good_id, quantity=quantity)
+            for good_id, quantity in items
+        ]
+    )
+
+
+def create_package(
+    *,
+    name: str,
+    description: str = "",
+    items: Iterable[tuple[int, int]] = (),
+    connection: BaseDatabaseWrapper,
+) -> Package:
+    """Add a package with its items: (finished good id, quantity) pairs, each good once.
+    The name is unique (case does not make a new name)."""
+    require_atomic(connection, "create_package")
+    name = _clean_name(name)
+    description = validate_text(description, "description").strip()
+    cleaned = _validate_items(list(items), connection)
+    alias = connection.alias
+    _check_package_name(name, None, alias)
+    now = timezone.now()
+    package = Package(name=name, description=description, created_at=now, updated_at=now)
+    # A concurrent package of the same name ends in a validation error, not an
+    # IntegrityError that would abort the caller's transaction.
+    pk = insert_unless_conflict(package, connection=connection)
+    if pk is None:
+        raise ValidationError({"name": [PACKAGE_NAME_TAKEN.format(name=name)]}, code="unique")
+    package.pk = pk
+    package._state.adding = False
+    package._state.db = alias
+    _replace_items(package, cleaned, alias)
+    return package
+
+
+def update_package(
+    package_id: int,
+    *,
+    name: str,
+    description: str = "",
+    items: Iterable[tuple[int, int]] = (),
+    connection: BaseDatabaseWrapper,
+) -> Package:
+    """Rename or describe a package and replace its items with `items`."""
+    require_atomic(connection, "update_package")
+    validate_id(package_id, "package_id")
+    name = _clean_name(name)
+    description = validate_text(description, "description").strip()
+    cleaned = _validate_items(list(items), connection)
+    alias = connection.alias
+    package = Package.objects.using(alias).select_for_update().get(pk=package_id)
+    _check_package_name(name, package.pk, alias)
+    package.name = name
+    package.description = description
+    package.save(using=alias, update_fields=["name", "description", "updated_at"])
+    _replace_items(package, cleaned, alias)
+    return package
+
+
+def delete_package(package_id: int, *, connection: BaseDatabaseWrapper) -> None:
+    """Delete a package (and its item list) that no assignment uses; one in use is kept."""
+    require_atomic(connection, "delete_package")
+    validate_id(package_id, "package_id")
+    alias = connection.alias
+    package = Package.objects.using(alias).select_for_update().get(pk=package_id)
+    count = EventRecipientPackage.objects.using(alias).filter(package_id=package_id).count()
+    if count:
+        raise DomainError(PACKAGE_IN_USE.format(name=package.name, count=count), code="in_use")
+    Package.objects.using(alias).filter(pk=package_id).delete()

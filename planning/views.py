@@ -18,6 +18,7 @@ from django.db import IntegrityError, connection, transaction
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.template.loader import render_to_string
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.cache import patch_vary_headers
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
@@ -49,7 +50,7 @@ SIDE_PARTS = ("summary", "needs")
 
 
 def fulfillment_url(event_id: int, status: str | None = None) -> str:
-    url = f"/events/{event_id}/fulfillment/"
+    url = reverse("fulfillment:event_fulfillment", args=[event_id])
     return f"{url}?status={status}" if status else url
 
 

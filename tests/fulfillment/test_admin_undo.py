@@ -1,0 +1,68 @@
+"""The admin's undo action: an intermediate page asks for the reason, then all or nothing."""
+
+import pytest
+from django.urls import reverse
+
+from fulfillment.models import EventRecipientPackage, FulfillmentStatusChange
+from tests.fulfillment.factories import AssignmentFactory, RecipientFactory
+
+pytestmark = pytest.mark.django_db
+
+CHANGELIST = reverse("admin:fulfillment_eventrecipientpackage_changelist")
+
+
+def _undo(client, rows, **extra):
+    data = {"action": "undo_status", "_selected_action": [r.pk for r in rows], **extra}
+    return client.post(CHANGELIST, data, follow=True)
+
+
+def _statuses(rows):
+    return [EventRecipientPackage.objects.get(pk=r.pk).fulfillment_status for r in rows]
+
+
+def test_undo_action_first_asks_for_a_reason_and_changes_nothing(admin_client):
+    rows = [AssignmentFactory(delivered=True), AssignmentFactory(ready=True)]
+    response = _undo(admin_client, rows)
+    page = response.content.decode()
+    assert "Step packages back one status" in page
+    assert 'name="reason"' in page
+    assert page.count('name="_selected_action"') == 2
+    assert _statuses(rows) == ["delivered", "ready"]
+
+
+def test_undo_action_with_a_reason_steps_back_and_records_it(admin_client, admin_user):
+    rows = [AssignmentFactory(delivered=True), AssignmentFactory(ready=True)]
+    response = _undo(admin_client, rows, apply="1", reason="Marked by accident")
+    assert "2 packages stepped back one status." in response.content.decode()
+    assert _statuses(rows) == ["ready", "pending"]
+    history = FulfillmentStatusChange.objects.all()
+    assert {(h.note, h.source, h.changed_by_id) for h in history} == {
+        ("Marked by accident", "admin", admin_user.pk)
+    }
+
+
+def test_undo_action_without_a_reason_asks_again(admin_client):
+    row = AssignmentFactory(ready=True)
+    response = _undo(admin_client, [row], apply="1", reason="  ")
+    assert "A reason is required" in response.content.decode()
+    assert _statuses([row]) == ["ready"]
+
+
+def test_undo_action_refuses_when_a_row_is_pending_and_lists_it(admin_client):
+    ready = AssignmentFactory(ready=True)
+    pending = AssignmentFactory(recipient=RecipientFactory(name="Uncle Bob"))
+    response = _undo(admin_client, [ready, pending], apply="1", reason="oops")
+    assert f"Uncle Bob / {pending.package.name} (pending)" in response.content.decode()
+    assert _statuses([ready, pending]) == ["ready", "pending"]
+    assert not FulfillmentStatusChange.objects.exists()
+
+
+def test_undo_action_is_offered_only_with_the_undo_permission(client, role_user):
+    packer = role_user("Packers")
+    packer.is_staff = True
+    packer.save()
+    client.force_login(packer)
+    row = AssignmentFactory(ready=True)
+    assert b"undo_status" not in client.get(CHANGELIST).content
+    _undo(client, [row], apply="1", reason="oops")
+    assert _statuses([row]) == ["ready"]

@@ -1,0 +1,237 @@
+"""Reads behind the fulfillment page, exports, packing list and checklist, and bulk undo."""
+
+import pytest
+from django.core.exceptions import PermissionDenied, ValidationError
+
+from fulfillment import services
+from fulfillment.models import EventRecipientPackage, FulfillmentStatusChange
+from planning.models import Event
+from tests.fulfillment.factories import (
+    AssignmentFactory,
+    PackageFactory,
+    PackageItemFactory,
+    RecipientFactory,
+)
+from tests.planning.factories import EventFactory, FinishedGoodFactory, UserFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def _move(assignment, status, user=None, atomic=None):
+    return services.update_fulfillment_status(
+        assignment.pk, status, changed_by=user, connection=atomic
+    )
+
+
+@pytest.fixture
+def event():
+    return EventFactory(name="Christmas")
+
+
+def test_list_event_assignments_counts_the_whole_event_and_pages_the_filter(atomic, event):
+    AssignmentFactory.create_batch(3, event=event)
+    AssignmentFactory.create_batch(2, event=event, ready=True)
+    AssignmentFactory(event=event, delivered=True)
+    AssignmentFactory(ready=True)  # another event: never counted
+
+    page = services.list_event_assignments(
+        event.pk, status="ready", per_page=1, page=2, connection=atomic
+    )
+
+    assert (page.counts.pending, page.counts.ready, page.counts.delivered) == (3, 2, 1)
+    assert page.counts.total == 6
+    assert page.matching == 2
+    assert (page.page, page.num_pages) == (2, 2)
+    assert [row.fulfillment_status for row in page.rows] == ["ready"]
+
+
+def test_list_event_assignments_searches_name_and_household_in_name_order(atomic, event):
+    mary = AssignmentFactory(event=event, recipient=RecipientFactory(name="Mary", household="A"))
+    AssignmentFactory(event=event, recipient=RecipientFactory(name="Bob", household="B"))
+    anna = AssignmentFactory(
+        event=event, recipient=RecipientFactory(name="Anna", household="Maryland")
+    )
+
+    page = services.list_event_assignments(event.pk, search=" mary ", connection=atomic)
+
+    assert [row.pk for row in page.rows] == [anna.pk, mary.pk]
+    assert page.matching == 2
+
+
+def test_list_event_assignments_page_past_the_end_shows_the_last_page(atomic, event):
+    AssignmentFactory.create_batch(3, event=event)
+    page = services.list_event_assignments(event.pk, page=99, per_page=2, connection=atomic)
+    assert (page.page, page.start_index, page.end_index) == (2, 3, 3)
+    assert len(page.rows) == 1
+
+
+def test_list_event_assignments_rows_say_who_changed_them_last(atomic, event):
+    bob = UserFactory(username="bob", is_superuser=True)
+    row = AssignmentFactory(event=event)
+    untouched = AssignmentFactory(event=event)
+    _move(row, "ready", bob, atomic)
+    scripted = AssignmentFactory(event=event)
+    _move(scripted, "ready", None, atomic)
+
+    rows = {r.pk: r for r in services.list_event_assignments(event.pk, connection=atomic).rows}
+
+    assert (rows[row.pk].last_changed_by, rows[row.pk].last_change_source) == ("bob", "page")
+    assert (rows[scripted.pk].last_changed_by, rows[scripted.pk].last_change_source) == (
+        None,
+        "page",
+    )
+    assert rows[untouched.pk].last_change_source is None
+
+
+def test_list_event_assignments_runs_in_three_queries(atomic, event, django_assert_num_queries):
+    for _ in range(5):
+        _move(AssignmentFactory(event=event), "ready", None, atomic)
+    with django_assert_num_queries(3):
+        page = services.list_event_assignments(event.pk, search="Rec", connection=atomic)
+        for row in page.rows:
+            assert row.recipient.name
+            assert row.package.name
+            assert row.last_change_source
+
+
+def test_list_event_assignments_refuses_unknown_event_and_bad_filters(atomic, event):
+    with pytest.raises(Event.DoesNotExist):
+        services.list_event_assignments(event.pk + 100, connection=atomic)
+    with pytest.raises(ValidationError, match="Unknown fulfillment status"):
+        services.list_event_assignments(event.pk, status="lost", connection=atomic)
+    with pytest.raises(ValidationError):
+        services.list_event_assignments(event.pk, page=0, connection=atomic)
+
+
+def test_get_assignment_row_of_another_event_does_not_exist(atomic, event):
+    row = AssignmentFactory()
+    with pytest.raises(EventRecipientPackage.DoesNotExist):
+        services.get_assignment_row(row.pk, event_id=event.pk, connection=atomic)
+    assert services.get_assignment_row(row.pk, event_id=row.event_id, connection=atomic) == row
+
+
+def test_export_rows_follow_the_filter_and_carry_the_last_change(atomic, event):
+    bob = UserFactory(username="bob", is_superuser=True)
+    mary = RecipientFactory(name="Mary", household="Smiths", address="1 Elm St")
+    ready = AssignmentFactory(event=event, recipient=mary, quantity=2)
+    _move(ready, "ready", bob, atomic)
+    AssignmentFactory(event=event)
+
+    [row] = services.get_export_rows(event.pk, status="ready", connection=atomic)
+
+    ready.refresh_from_db()
+    assert (row.recipient, row.household, row.address) == ("Mary", "Smiths", "1 Elm St")
+    assert (row.package, row.quantity, row.status) == (ready.package.name, 2, "Ready")
+    assert (row.last_changed_at, row.last_changed_by) == (ready.status_changed_at, "bob")
+    assert len(services.get_export_rows(event.pk, connection=atomic)) == 2
+
+
+def test_packing_list_has_one_section_per_recipient_with_contents(atomic, event):
+    box, tin = FinishedGoodFactory(name="Cookie box"), FinishedGoodFactory(name="Tin")
+    hamper = PackageFactory(name="Hamper")
+    PackageItemFactory(package=hamper, finished_good=box, quantity=2)
+    PackageItemFactory(package=hamper, finished_good=tin, quantity=1)
+    bare = PackageFactory(name="Bare")
+    first, second = RecipientFactory(name="Mary"), RecipientFactory(name="Mary")
+    AssignmentFactory(event=event, recipient=first, package=hamper, quantity=3)
+    AssignmentFactory(event=event, recipient=first, package=bare)
+    AssignmentFactory(event=event, recipient=second, package=hamper, delivered=True)
+    AssignmentFactory(package=hamper)  # another event
+
+    sections = services.get_packing_list(event.pk, connection=atomic)
+
+    assert [s.recipient_id for s in sections] == [first.pk, second.pk]
+    assert [(p.name, p.quantity) for p in sections[0].packages] == [("Bare", 1), ("Hamper", 3)]
+    assert sections[0].packages[0].contents == []
+    assert [(g.name, g.units) for g in sections[0].packages[1].contents] == [
+        ("Cookie box", 6),
+        ("Tin", 3),
+    ]
+    pending_only = services.get_packing_list(event.pk, status="pending", connection=atomic)
+    assert [s.recipient_id for s in pending_only] == [first.pk]
+
+
+def test_packing_list_runs_in_three_queries(atomic, event, django_assert_num_queries):
+    for n in range(4):
+        package = PackageFactory()
+        PackageItemFactory.create_batch(2, package=package)
+        AssignmentFactory(event=event, package=package, quantity=n + 1)
+    with django_assert_num_queries(3):
+        services.get_packing_list(event.pk, connection=atomic)
+
+
+def test_delivery_checklist_groups_ready_packages_by_household(atomic, event):
+    smith_a = AssignmentFactory(
+        event=event, ready=True, recipient=RecipientFactory(name="Ann", household="Smiths")
+    )
+    smith_b = AssignmentFactory(
+        event=event, ready=True, recipient=RecipientFactory(name="Ben", household="Smiths")
+    )
+    alone = AssignmentFactory(
+        event=event, ready=True, recipient=RecipientFactory(name="Zed", household="")
+    )
+    AssignmentFactory(event=event, recipient=RecipientFactory(household="Smiths"))  # pending
+    AssignmentFactory(event=event, delivered=True)
+
+    stops = services.get_delivery_checklist(event.pk, connection=atomic)
+
+    assert [(s.household, [r.pk for r in s.rows]) for s in stops] == [
+        ("Smiths", [smith_a.pk, smith_b.pk]),
+        ("Zed", [alone.pk]),
+    ]
+
+
+def test_bulk_undo_steps_each_row_back_from_its_own_status(atomic, event):
+    ready, delivered = AssignmentFactory(ready=True), AssignmentFactory(delivered=True)
+    coordinator = UserFactory(is_superuser=True)
+
+    changed = services.bulk_undo_fulfillment_status(
+        [ready.pk, delivered.pk], reason=" oops ", changed_by=coordinator, connection=atomic
+    )
+
+    assert changed == 2
+    ready.refresh_from_db()
+    delivered.refresh_from_db()
+    assert (ready.fulfillment_status, delivered.fulfillment_status) == ("pending", "ready")
+    history = FulfillmentStatusChange.objects.order_by("assignment_id")
+    assert [(h.from_status, h.to_status, h.note, h.source) for h in history] == [
+        ("ready", "pending", "oops", "admin"),
+        ("delivered", "ready", "oops", "admin"),
+    ]
+
+
+def test_bulk_undo_is_all_or_nothing_and_lists_pending_rows(atomic):
+    ready = AssignmentFactory(ready=True)
+    pending = AssignmentFactory(recipient=RecipientFactory(name="Uncle Bob"))
+    with pytest.raises(services.BulkTransitionError) as excinfo:
+        services.bulk_undo_fulfillment_status(
+            [ready.pk, pending.pk], reason="oops", connection=atomic
+        )
+    assert [b.assignment_id for b in excinfo.value.blocked] == [pending.pk]
+    assert f"Uncle Bob / {pending.package.name} (pending)" in excinfo.value.message
+    ready.refresh_from_db()
+    assert ready.fulfillment_status == "ready"
+    assert not FulfillmentStatusChange.objects.exists()
+
+
+def test_bulk_undo_needs_a_reason_and_the_undo_permission(atomic, role_user):
+    row = AssignmentFactory(ready=True)
+    with pytest.raises(ValidationError, match="A reason is required"):
+        services.bulk_undo_fulfillment_status([row.pk], reason="  ", connection=atomic)
+    with pytest.raises(PermissionDenied):
+        services.bulk_undo_fulfillment_status(
+            [row.pk], reason="oops", changed_by=role_user("Packers"), connection=atomic
+        )
+    row.refresh_from_db()
+    assert row.fulfillment_status == "ready"
+
+
+def test_bulk_undo_runs_in_constant_statements(atomic, django_assert_max_num_queries):
+    rows = AssignmentFactory.create_batch(30, ready=True) + AssignmentFactory.create_batch(
+        30, delivered=True
+    )
+    with django_assert_max_num_queries(5):
+        services.bulk_undo_fulfillment_status(
+            [r.pk for r in rows], reason="oops", connection=atomic
+        )
+    assert FulfillmentStatusChange.objects.count() == 60
