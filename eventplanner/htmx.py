@@ -39,3 +39,29 @@ def page_or_fragment(
         response = render(request, template, context, status=status)
     patch_vary_headers(response, ["HX-Request"])
     return response
+
+
+class HtmxLoginRedirectMiddleware:
+    """When a signed-out user's htmx request is redirected to the login page, send the whole
+    browser there (HX-Redirect), coming back to the page they were on, instead of letting
+    htmx swap the login form into a fragment of the page."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        response = self.get_response(request)
+        htmx = getattr(request, "htmx", None)
+        if not htmx or response.status_code != 302:
+            return response
+        from urllib.parse import urlencode
+
+        from django.conf import settings
+        from django.shortcuts import resolve_url
+        from django_htmx.http import HttpResponseClientRedirect
+
+        login_url = resolve_url(settings.LOGIN_URL)
+        if not response["Location"].startswith(login_url):
+            return response
+        back_to = htmx.current_url_abs_path or "/"
+        return HttpResponseClientRedirect(f"{login_url}?{urlencode({'next': back_to})}")

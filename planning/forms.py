@@ -138,9 +138,21 @@ class AssemblyRunForm(_UniqueIdsForm):
     notes = forms.CharField(required=False, max_length=2000)
 
 
+CHANGED_SUGGESTIONS = {
+    "invalid_choice": (
+        "The suggestions changed since the page was loaded (%(value)s is no longer one of "
+        "them). Check the ticks against the list below and apply again."
+    )
+}
+
+
 class ApplyNeedsForm(forms.Form):
-    recipe_ids = forms.TypedMultipleChoiceField(coerce=int, required=False)
-    finished_good_ids = forms.TypedMultipleChoiceField(coerce=int, required=False)
+    recipe_ids = forms.TypedMultipleChoiceField(
+        coerce=int, required=False, error_messages=CHANGED_SUGGESTIONS
+    )
+    finished_good_ids = forms.TypedMultipleChoiceField(
+        coerce=int, required=False, error_messages=CHANGED_SUGGESTIONS
+    )
 
     def __init__(self, *args, needs=None, **kwargs):
         super().__init__(*args, **kwargs)

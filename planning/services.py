@@ -97,6 +97,9 @@ class OverallProgress:
     packages_pending: int
     packages_ready: int
     packages_delivered: int
+    # Mean of each target's progress, each capped at 100%: how far the baking and assembling
+    # is, where the complete count alone says 0 while every target is half done.
+    average_pct: float = 0.0
     production_complete: bool = field(init=False)
     assembly_complete: bool = field(init=False)
     packages_total: int = field(init=False)
@@ -506,6 +509,12 @@ def _overall(
         packages_pending=event.packages_pending,
         packages_ready=event.packages_ready,
         packages_delivered=event.packages_delivered,
+        average_pct=(
+            sum(min(row.progress_pct, 100.0) for row in [*production, *assembly])
+            / (len(production) + len(assembly))
+            if production or assembly
+            else 0.0
+        ),
     )
 
 
@@ -1016,3 +1025,104 @@ def apply_event_needs(
             created += need.suggestion == "create"
             raised += need.suggestion == "raise"
     return AppliedNeeds(created=created, raised=raised)
+
+
+# ---------------------------------------------------------------------------------------
+# Recorded runs: the latest ones, and taking back a mistaken entry
+# ---------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RunEntry:
+    kind: str  # "production" or "assembly"
+    run_id: int
+    item_name: str
+    amount: int
+    unit: str
+    recorded_at: datetime.datetime
+    recorded_by: str
+    notes: str
+
+
+@dataclass(frozen=True)
+class RecentRuns:
+    entries: list[RunEntry]
+    production_count: int
+    assembly_count: int
+
+
+def get_recent_runs(
+    event_id: int, *, limit: int = 10, connection: BaseDatabaseWrapper
+) -> RecentRuns:
+    """The event's latest production and assembly runs, newest first, with how many there
+    are in all; four queries whatever the number of runs."""
+    require_atomic(connection, "get_recent_runs")
+    validate_id(event_id, "event_id")
+    validate_positive_int(limit, "limit")
+    alias = connection.alias
+    production = (
+        ProductionRun.objects.using(alias)
+        .filter(event_id=event_id)
+        .order_by("-produced_at", "-id")
+        .values_list(
+            "id", "recipe__name", "num_batches", "produced_at", "recorded_by__username", "notes"
+        )[:limit]
+    )
+    assembly = (
+        AssemblyRun.objects.using(alias)
+        .filter(event_id=event_id)
+        .order_by("-assembled_at", "-id")
+        .values_list(
+            "id",
+            "finished_good__name",
+            "quantity",
+            "assembled_at",
+            "recorded_by__username",
+            "notes",
+        )[:limit]
+    )
+    entries = [
+        RunEntry("production", pk, name, amount, "batches", when, user or "", notes)
+        for pk, name, amount, when, user, notes in production
+    ] + [
+        RunEntry("assembly", pk, name, amount, "assembled", when, user or "", notes)
+        for pk, name, amount, when, user, notes in assembly
+    ]
+    entries.sort(key=lambda e: (e.recorded_at, e.run_id), reverse=True)
+    return RecentRuns(
+        entries=entries[:limit],
+        production_count=ProductionRun.objects.using(alias).filter(event_id=event_id).count(),
+        assembly_count=AssemblyRun.objects.using(alias).filter(event_id=event_id).count(),
+    )
+
+
+def delete_production_run(
+    run_id: int, *, event_id: int, connection: BaseDatabaseWrapper
+) -> ProductionRun:
+    """Take back a production run recorded by mistake (it must belong to `event_id`)."""
+    require_atomic(connection, "delete_production_run")
+    validate_id(run_id, "run_id")
+    validate_id(event_id, "event_id")
+    run = (
+        ProductionRun.objects.using(connection.alias)
+        .select_related("recipe")
+        .get(pk=run_id, event_id=event_id)
+    )
+    ProductionRun.objects.using(connection.alias).filter(pk=run.pk).delete()
+    return run
+
+
+def delete_assembly_run(
+    run_id: int, *, event_id: int, connection: BaseDatabaseWrapper
+) -> AssemblyRun:
+    """Take back an assembly run recorded by mistake (it must belong to `event_id`)."""
+    require_atomic(connection, "delete_assembly_run")
+    validate_id(run_id, "run_id")
+    validate_id(event_id, "event_id")
+    run = (
+        AssemblyRun.objects.using(connection.alias)
+        .select_related("finished_good")
+        .get(pk=run_id, event_id=event_id)
+    )
+    AssemblyRun.objects.using(connection.alias).filter(pk=run.pk).delete()
+    return run

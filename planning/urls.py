@@ -55,6 +55,11 @@ urlpatterns = [
         name="production_run_add",
     ),
     path("events/<int:event_id>/assembly-runs/", views.assembly_run_add, name="assembly_run_add"),
+    path(
+        "events/<int:event_id>/runs/<kind:kind>/<int:run_id>/delete/",
+        views.run_delete,
+        name="run_delete",
+    ),
     path("events/<int:event_id>/needs/apply/", views.needs_apply, name="needs_apply"),
     # Catalog
     path("recipes/", catalog_views.recipe_list, name="recipe_list"),

@@ -13,7 +13,7 @@ from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required, permission_required
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ObjectDoesNotExist, PermissionDenied, ValidationError
 from django.db import IntegrityError, connection, transaction
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -269,6 +269,7 @@ def _dashboard_context(
     dashboard = services.get_event_dashboard(event.pk, connection=connection)
     production, assembly = dashboard.production, dashboard.assembly
     overall, needs = dashboard.overall, dashboard.needs
+    runs = services.get_recent_runs(event.pk, connection=connection)
     recipes = list(Recipe.objects.only("id", "name").order_by("name", "id"))
     goods = list(FinishedGood.objects.only("id", "name").order_by("name", "id"))
     targeted_recipes = {row.recipe_id for row in production}
@@ -293,6 +294,9 @@ def _dashboard_context(
         "overall": overall,
         "needs": needs,
         "needs_form": ApplyNeedsForm(needs=needs),
+        "runs": runs,
+        "recipes_left": bool(available_recipes),
+        "goods_left": bool(available_goods),
         "fulfillment": {
             status: fulfillment_url(event.pk, status)
             for status in ("pending", "ready", "delivered")
@@ -478,15 +482,35 @@ def _row_response(
         context = _dashboard_context(request, event) if oob else {"event": event}
     if row is None:
         raise Http404("No such target.")
-    context.update({"row": row, "form": form, "flash": flash, "kind": kind, "item_id": item_id})
+    if form is not None:
+        # Keyboard users land in the amount field when the row turns into a form.
+        amount_field = TARGET_KINDS[kind]["amount"]
+        form.fields[amount_field].widget.attrs["autofocus"] = True
+    context.update(
+        {
+            "row": row,
+            "form": form,
+            "flash": flash,
+            "kind": kind,
+            "item_id": item_id,
+            # Back on the row's Edit link after saving or cancelling.
+            "refocus": not edit,
+        }
+    )
     if not wants_fragment(request):
         context["nav"] = "events"
         return render(request, "planning/target_edit.html", context)
     name = f"{kind}-row-edit" if edit else f"{kind}-row"
     html = render_to_string(f"{DASHBOARD}#{name}", context, request)
-    html += "".join(
+    # A response that starts with a <tr> is parsed in table context, where other elements
+    # would be moved out of place: out-of-band parts travel inside <template>, which htmx
+    # unwraps.
+    extra = [
         render_to_string(f"{DASHBOARD}#{part}", {**context, "oob": True}, request) for part in oob
-    )
+    ]
+    if flash:
+        extra.append(render_to_string("includes/messages_oob.html", context, request))
+    html += "".join(f"<template>{part}</template>" for part in extra)
     response = HttpResponse(html)
     patch_vary_headers(response, ["HX-Request"])
     return response
@@ -598,7 +622,7 @@ def production_run_add(request: HttpRequest, event_id: int) -> HttpResponse:
                 event,
                 "production-run-form",
                 message,
-                oob=("production", "summary"),
+                oob=("production", "summary", "runs"),
             )
     return _dashboard_response(
         request, event, "production-run-form", forms=DashboardForms(production_run=form), oob=()
@@ -627,10 +651,38 @@ def assembly_run_add(request: HttpRequest, event_id: int) -> HttpResponse:
             apply_form_errors(form, error)
         else:
             message = f"Recorded {run.quantity} × {good.name}."
-            return _done(request, event, "assembly-run-form", message, oob=("assembly", "summary"))
+            return _done(
+                request, event, "assembly-run-form", message, oob=("assembly", "summary", "runs")
+            )
     return _dashboard_response(
         request, event, "assembly-run-form", forms=DashboardForms(assembly_run=form), oob=()
     )
+
+
+RUN_KINDS = {
+    "production": (services.delete_production_run, "planning.delete_productionrun"),
+    "assembly": (services.delete_assembly_run, "planning.delete_assemblyrun"),
+}
+
+
+@require_POST
+@login_required
+def run_delete(request: HttpRequest, event_id: int, kind: str, run_id: int) -> HttpResponse:
+    """Take back a run recorded by mistake; the progress follows at once."""
+    delete, perm = RUN_KINDS[kind]
+    if not request.user.has_perm(perm):
+        raise PermissionDenied
+    event = get_object_or_404(Event, pk=event_id)
+    try:
+        with transaction.atomic():
+            run = delete(run_id, event_id=event.pk, connection=connection)
+    except ObjectDoesNotExist as missing:
+        raise Http404("No such run for this event.") from missing
+    if kind == "production":
+        what = f"{run.num_batches} batch{'es' if run.num_batches != 1 else ''} of {run.recipe.name}"
+    else:
+        what = f"{run.quantity} × {run.finished_good.name}"
+    return _done(request, event, "runs", f"Took back the run of {what}.", oob=(kind, "summary"))
 
 
 # Needs -----------------------------------------------------------------------------------
@@ -671,4 +723,14 @@ def needs_apply(request: HttpRequest, event_id: int) -> HttpResponse:
             return _done(
                 request, event, "needs", message, oob=("production", "assembly", "summary")
             )
-    return _dashboard_response(request, event, "needs", oob=(), extra={"needs_form": form})
+    # Re-show the planner's own ticks, not the defaults.
+    extra = {
+        "needs_form": form,
+        "needs_selected_recipes": _posted_ids(request, "recipe_ids"),
+        "needs_selected_goods": _posted_ids(request, "finished_good_ids"),
+    }
+    return _dashboard_response(request, event, "needs", oob=(), extra=extra)
+
+
+def _posted_ids(request: HttpRequest, name: str) -> set[int]:
+    return {int(v) for v in request.POST.getlist(name) if v.isdigit()}

@@ -54,7 +54,15 @@ def test_planner_creates_event_sets_target_and_records_a_run(
     run_form.get_by_role("button", name="Record production run").click()
     expect(page.locator("#production")).to_contain_text("2/4 batches (50%)")
     expect(page.locator("#messages")).to_contain_text("Recorded 2 batches of Gingerbread Men")
+    # Also beside the form, where a phone user is looking.
+    expect(run_form).to_contain_text("Recorded 2 batches of Gingerbread Men")
     expect(run_form.get_by_label("Batches")).to_have_value("")
+    expect(page.locator("#runs")).to_contain_text("2 batches · Gingerbread Men")
+
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.get_by_role("button", name="Take back the run of 2 batches of Gingerbread Men").click()
+    expect(page.locator("#production")).to_contain_text("0/4 batches (0%)")
+    expect(page.locator("#runs")).to_contain_text("No runs recorded for this event yet.")
     _assert_not_reloaded(page)
 
 
@@ -65,9 +73,11 @@ def test_inline_edit_and_validation_error_for_zero(page: Page, live_server, make
     _mark_page(page)
 
     row = page.locator(f"#production-row-{target.recipe_id}")
-    row.get_by_role("link", name="Edit the target for Stollen").click()
+    row.get_by_role("link", name="Edit the target for Stollen").focus()
+    page.keyboard.press("Enter")
     batches = row.get_by_role("spinbutton", name="Batches")
     expect(batches).to_have_value("4")
+    expect(batches).to_be_focused()  # keyboard users land in the field
     batches.fill("0")
     row.get_by_role("button", name="Save").click()
     expect(row).to_contain_text("Enter a whole number of 1 or more.")
@@ -78,6 +88,13 @@ def test_inline_edit_and_validation_error_for_zero(page: Page, live_server, make
     row.get_by_role("button", name="Save").click()
     expect(row).to_contain_text("0/6 batches (0%)")
     expect(row).to_contain_text("two ovens")
+    expect(page.locator("#messages")).to_contain_text("Target saved.")
+    expect(row.get_by_role("link", name="Edit the target for Stollen")).to_be_focused()
+
+    row.get_by_role("link", name="Edit the target for Stollen").click()
+    expect(row.get_by_role("spinbutton", name="Batches")).to_be_focused()
+    page.keyboard.press("Escape")  # cancels the inline edit
+    expect(row).to_contain_text("0/6 batches (0%)")
     _assert_not_reloaded(page)
     assert EventProductionTarget.objects.get().target_batches == 6
 

@@ -59,7 +59,7 @@ def test_dashboard_query_count_is_constant(
         PackageItemFactory(finished_good=target.finished_good)
     for item in PackageItemFactory._meta.model.objects.all()[:20]:
         AssignmentFactory(event=event, package=item.package)
-    with django_assert_max_num_queries(14):
+    with django_assert_max_num_queries(18):
         response = planner_client.get(url("event_detail", event.pk))
     assert response.content.decode().count('id="production-row-') == n_targets
 
@@ -304,3 +304,61 @@ def test_needs_are_shown_and_applied_after_review(planner_client):
 
     empty = planner_client.post(url("needs_apply", event.pk), {}, **HTMX)
     assert "Tick at least one suggested target to apply." in empty.content.decode()
+
+
+def test_take_back_a_run_recorded_by_mistake(planner_client):
+    target = ProductionTargetFactory(target_batches=4, recipe__name="Stollen")
+    mistake = ProductionRunFactory(event=target.event, recipe=target.recipe, num_batches=10)
+    ProductionRunFactory(event=target.event, recipe=target.recipe, num_batches=1)
+    page = planner_client.get(url("event_detail", target.event_id)).content.decode()
+    assert "10 batches" in page
+    assert "11/4 batches (275%)" in page
+
+    response = planner_client.post(
+        url("run_delete", target.event_id, "production", mistake.pk), **HTMX
+    )
+    body = response.content.decode()
+    assert "Took back the run of 10 batches of Stollen." in body
+    assert "1/4 batches (25%)" in body  # the production table, out of band
+    assert list(ProductionRun.objects.values_list("num_batches", flat=True)) == [1]
+
+
+def test_take_back_refuses_runs_of_other_events_and_packers(planner_client, client, role_user):
+    event = EventFactory()
+    other_run = ProductionRunFactory()  # another event's run
+    response = planner_client.post(url("run_delete", event.pk, "production", other_run.pk))
+    assert response.status_code == 404
+    assembly_run = AssemblyRun.objects.create(
+        finished_good=FinishedGoodFactory(), event=event, quantity=2
+    )
+    client.force_login(role_user("Packers", "packer2"))
+    assert client.post(url("run_delete", event.pk, "assembly", assembly_run.pk)).status_code == 403
+    assert ProductionRun.objects.count() == 1
+    assert AssemblyRun.objects.count() == 1
+
+
+def test_needs_error_keeps_the_planners_ticks(planner_client):
+    event = EventFactory()
+    stollen = RecipeFactory(name="Stollen", yield_per_batch=4)
+    box = FinishedGoodFactory(name="Gift box")
+    FinishedGoodComponentFactory(finished_good=box, recipe=stollen, quantity=1)
+    item = PackageItemFactory(finished_good=box, quantity=3)
+    AssignmentFactory(event=event, package=item.package)
+    response = planner_client.post(url("needs_apply", event.pk), {"recipe_ids": ["999999"]}, **HTMX)
+    body = response.content.decode()
+    assert f'id="need-recipe-{stollen.pk}" checked' not in body
+    assert f'id="need-good-{box.pk}" checked' not in body
+    assert "The suggestions changed since the page was loaded" in body
+
+
+def test_signed_out_htmx_request_sends_the_browser_to_login(client):
+    event = EventFactory()
+    response = client.post(
+        url("production_run_add", event.pk),
+        {"num_batches": "1"},
+        HTTP_HX_REQUEST="true",
+        HTTP_HX_CURRENT_URL=f"http://testserver/events/{event.pk}/",
+    )
+    assert response.status_code == 200
+    assert response["HX-Redirect"] == f"/login/?next=%2Fevents%2F{event.pk}%2F"
+    assert b"Sign in" not in response.content
