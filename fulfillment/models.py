@@ -5,7 +5,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
-from planning.models import Event, FinishedGood, TimestampedModel
+from planning.models import Event, FinishedGood, TimestampedModel, name_unique_ignoring_case
 
 
 class FulfillmentStatus(models.TextChoices):
@@ -59,6 +59,7 @@ class Package(TimestampedModel):
 
     class Meta:
         ordering = ["name", "id"]
+        constraints = [name_unique_ignoring_case("package")]
 
     def __str__(self) -> str:
         return self.name

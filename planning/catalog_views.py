@@ -10,15 +10,16 @@ from collections import Counter
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required, permission_required
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, router, transaction
 from django.db.models import Count, ProtectedError, Q
+from django.db.models.deletion import Collector
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_http_methods
 
 from eventplanner.htmx import page_or_fragment
 from planning.forms import ComponentFormSet, FinishedGoodForm, RecipeForm
-from planning.models import FinishedGood, Recipe
+from planning.models import AssemblyRun, FinishedGood, ProductionRun, Recipe
 from planning.views import SAVED_MEANWHILE
 
 SEARCH_MAX = 100
@@ -26,13 +27,25 @@ SEARCH_MAX = 100
 
 def protected_reason(name: str, error: ProtectedError) -> str:
     """Say in plain words what still uses the object."""
-    counts = Counter(obj._meta.verbose_name_plural for obj in error.protected_objects)
-    parts = [f"{n} {label if n != 1 else label.rstrip('s')}" for label, n in counts.items()]
-    return (
-        f"{name} cannot be deleted because it is still used by {', '.join(parts)}. "
-        "Runs are the record of what was made and are never deleted with it; targets, "
-        "components and package items must be removed first."
-    )
+    counts = Counter(obj._meta.verbose_name for obj in error.protected_objects)
+    parts = [f"{n} {label}{'s' if n != 1 else ''}" for label, n in counts.items()]
+    reason = f"{name} cannot be deleted because it is still used by {', '.join(parts)}."
+    if any(isinstance(obj, (ProductionRun, AssemblyRun)) for obj in error.protected_objects):
+        return reason + (
+            " Runs are the record of what was made, so something with recorded runs is kept."
+        )
+    return reason + " Remove it from those first."
+
+
+def deletion_blocker(obj) -> str | None:
+    """Why `obj` cannot be deleted, found without deleting anything (the same PROTECT rules
+    the delete would hit), so the confirmation page can say it up front."""
+    collector = Collector(using=router.db_for_write(type(obj)))
+    try:
+        collector.collect([obj])
+    except ProtectedError as protected:
+        return protected_reason(str(obj), protected)
+    return None
 
 
 def _search(request: HttpRequest) -> str:
@@ -98,7 +111,7 @@ def recipe_delete(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 def _delete(request: HttpRequest, obj, list_url: str, nav: str) -> HttpResponse:
-    error = None
+    error = deletion_blocker(obj) if request.method == "GET" else None
     if request.method == "POST":
         try:
             with transaction.atomic():
@@ -112,7 +125,7 @@ def _delete(request: HttpRequest, obj, list_url: str, nav: str) -> HttpResponse:
         request,
         "planning/catalog_confirm_delete.html",
         {"object": obj, "error": error, "back": list_url, "nav": nav},
-        status=409 if error else 200,
+        status=409 if error and request.method == "POST" else 200,
     )
 
 

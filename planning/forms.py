@@ -184,6 +184,8 @@ class RecipeForm(forms.ModelForm):
         value = self.cleaned_data["yield_per_batch"]
         if value is not None and value < 1:
             raise forms.ValidationError(WHOLE_NUMBER["min_value"])
+        if value is not None and value > 100_000:
+            raise forms.ValidationError("That is more than 100,000 per batch.")
         return value
 
 

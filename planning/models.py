@@ -1,8 +1,10 @@
 from __future__ import annotations
 
 from django.conf import settings
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
+from django.db.models.functions import Lower
 from django.utils import timezone
 
 
@@ -34,10 +36,24 @@ class Event(TimestampedModel):
         return self.event_date.year
 
 
+def name_unique_ignoring_case(model_name: str) -> models.UniqueConstraint:
+    # "Biscotti" and "biscotti" side by side in every dropdown is a typo, not two recipes.
+    return models.UniqueConstraint(
+        Lower("name"),
+        name=f"{model_name}_name_unique_ci",
+        violation_error_message=(
+            f"There is already a {model_name.replace('_', ' ')} with this name "
+            "(names are compared ignoring upper and lower case)."
+        ),
+    )
+
+
 class Recipe(TimestampedModel):
     name = models.CharField(max_length=200, unique=True)
     category = models.CharField(max_length=100, blank=True, default="")
-    yield_per_batch = models.PositiveIntegerField(default=1)
+    yield_per_batch = models.PositiveIntegerField(
+        default=1, validators=[MinValueValidator(1), MaxValueValidator(100_000)]
+    )
     yield_unit = models.CharField(max_length=50, default="items")
     notes = models.TextField(blank=True, default="")
 
@@ -47,6 +63,7 @@ class Recipe(TimestampedModel):
             models.CheckConstraint(
                 condition=Q(yield_per_batch__gt=0), name="recipe_yield_per_batch_positive"
             ),
+            name_unique_ignoring_case("recipe"),
         ]
 
     def __str__(self) -> str:
@@ -59,6 +76,7 @@ class FinishedGood(TimestampedModel):
 
     class Meta:
         ordering = ["name", "id"]
+        constraints = [name_unique_ignoring_case("finished_good")]
 
     def __str__(self) -> str:
         return self.name

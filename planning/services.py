@@ -594,10 +594,16 @@ def get_events_with_progress(
 # ---------------------------------------------------------------------------------------
 
 EVENT_HAS_RUNS = (
-    "{name} has {production} production run(s) and {assembly} assembly run(s) recorded for it. "
-    "Runs are the record of what was baked and assembled, so an event with runs cannot be "
-    "deleted."
+    "{name} has {runs} recorded for it. Runs are the record of what was baked and "
+    "assembled, so an event with runs cannot be deleted (a run recorded by mistake can be "
+    "taken back on the event's page)."
 )
+
+
+def _count(n: int, word: str) -> str:
+    return f"{n} {word}{'' if n == 1 else 's'}"
+
+
 EVENT_HAS_HISTORY = (
     "{count} of the packages of {name} have status history (they were marked ready or "
     "delivered). That record is kept, so the event cannot be deleted."
@@ -726,8 +732,14 @@ def check_event_deletion(event_id: int, *, connection: BaseDatabaseWrapper) -> E
         blockers.append(
             EVENT_HAS_RUNS.format(
                 name=event.name,
-                production=event.n_production_runs,
-                assembly=event.n_assembly_runs,
+                runs=" and ".join(
+                    _count(n, f"{kind} run")
+                    for n, kind in (
+                        (event.n_production_runs, "production"),
+                        (event.n_assembly_runs, "assembly"),
+                    )
+                    if n
+                ),
             )
         )
     if event.n_with_history:

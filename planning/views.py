@@ -143,6 +143,7 @@ def event_create(request: HttpRequest) -> HttpResponse:
             form.add_error(None, SAVED_MEANWHILE)
         else:
             messages.success(request, f"Created {event.name}. Next: set what to bake.")
+            _warn_if_past(request, event)
             return redirect("planning:event_detail", event.pk)
     return render(
         request, "planning/event_form.html", {"form": form, "title": "New event", "nav": "events"}
@@ -171,6 +172,7 @@ def event_edit(request: HttpRequest, event_id: int) -> HttpResponse:
             form.add_error(None, SAVED_MEANWHILE)
         else:
             messages.success(request, f"Saved {event.name}.")
+            _warn_if_past(request, event)
             return redirect("planning:event_detail", event.pk)
     context = {"form": form, "event": event, "title": f"Edit {event.name}", "nav": "events"}
     return render(request, "planning/event_form.html", context)
@@ -218,6 +220,17 @@ def event_clone(request: HttpRequest, event_id: int) -> HttpResponse:
         "nav": "events",
     }
     return render(request, "planning/event_form.html", context)
+
+
+def _warn_if_past(request: HttpRequest, event: Event) -> None:
+    # A past date is allowed (recording last season), but a year typo should not go unseen.
+    today = timezone.localdate()
+    if event.event_date < today:
+        messages.warning(
+            request,
+            f"Note: the date of {event.name} is in the past "
+            f"({relative_day(event.event_date, today)}). Edit it if that was a typo.",
+        )
 
 
 def _same_day_next_year(date: datetime.date) -> datetime.date:

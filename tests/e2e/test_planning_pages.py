@@ -125,12 +125,18 @@ def test_events_list_filter_is_kept_in_the_url(page: Page, live_server, make_use
     EventFactory(name="Old fair", event_date=today - datetime.timedelta(days=5))
     login(page, make_user("pat", role="Planners"))
     expect(page.locator("#event-list")).to_contain_text("Next fair")
-    page.get_by_label("Past").check()
+    page.get_by_role("radio", name="Past").check()
     expect(page.locator("#event-list")).to_contain_text("Old fair")
     expect(page.locator("#event-list")).not_to_contain_text("Next fair")
     assert "when=past" in page.url
+    page.get_by_role("radio", name="All").check()
+    expect(page.locator("#event-list")).to_contain_text("Next fair")
+    page.go_back()
+    expect(page.locator("#event-list")).not_to_contain_text("Next fair")
+    expect(page.get_by_role("radio", name="Past")).to_be_checked()  # controls follow the URL
     page.go_back()
     expect(page.locator("#event-list")).to_contain_text("Next fair")
+    expect(page.get_by_role("radio", name="Upcoming")).to_be_checked()
 
 
 def test_screenshots_of_events_list_and_dashboard(

@@ -69,12 +69,15 @@ def test_delete_recipe_in_use_explains_why_in_plain_words(planner_client):
     recipe = RecipeFactory(name="Stollen")
     ProductionTargetFactory(recipe=recipe)
     ProductionRunFactory(recipe=recipe)
+    confirm = planner_client.get(reverse("planning:recipe_delete", args=[recipe.pk]))
+    assert "cannot be deleted" in confirm.content.decode()  # said before the click
+    assert "Delete</button>" not in confirm.content.decode()
     response = planner_client.post(reverse("planning:recipe_delete", args=[recipe.pk]))
     body = response.content.decode()
     assert response.status_code == 409
     assert "Stollen cannot be deleted because it is still used by" in body
-    assert "event production target" in body
-    assert "production run" in body
+    assert "1 event production target, 1 production run" in body
+    assert "something with recorded runs is kept" in body
     assert Recipe.objects.filter(pk=recipe.pk).exists()
 
 
@@ -148,3 +151,23 @@ def test_finished_good_in_use_cannot_be_deleted(planner_client):
     response = planner_client.post(reverse("planning:finished_good_delete", args=[good.pk]))
     assert "Tin cannot be deleted" in response.content.decode()
     assert FinishedGood.objects.exists()
+
+
+def test_recipe_names_are_unique_ignoring_case_and_yield_is_bounded(planner_client):
+    RecipeFactory(name="Biscotti")
+    response = planner_client.post(
+        reverse("planning:recipe_create"),
+        {"name": "biscotti", "yield_per_batch": "99999999999", "yield_unit": "items"},
+    )
+    body = response.content.decode()
+    assert "There is already a recipe with this name" in body
+    assert "That is more than 100,000 per batch." in body
+    assert Recipe.objects.count() == 1
+
+
+def test_recipe_name_case_rule_is_a_database_constraint():
+    from django.db import IntegrityError, transaction
+
+    RecipeFactory(name="Stollen")
+    with pytest.raises(IntegrityError), transaction.atomic():
+        Recipe.objects.create(name="STOLLEN")

@@ -179,7 +179,7 @@ def test_delete_event_with_runs_is_refused_with_the_reason(planner_client):
     assert "cannot be deleted" in planner_client.get(url).content.decode()
     response = planner_client.post(url)
     assert response.status_code == 200
-    assert "1 production run(s)" in response.content.decode()
+    assert "has 1 production run recorded for it" in response.content.decode()
     assert Event.objects.filter(pk=event.pk).exists()
 
 
@@ -230,3 +230,13 @@ def test_dates_follow_the_browsers_english_variant(planner_client):
     uk = planner_client.get(reverse("planning:event_list"), HTTP_ACCEPT_LANGUAGE="en-GB,en;q=0.8")
     assert "Dec. 24, 2099" in us.content.decode()
     assert "24 Dec 2099" in uk.content.decode()
+
+
+def test_a_past_date_is_accepted_with_a_warning(planner_client):
+    response = planner_client.post(
+        reverse("planning:event_create"),
+        {"name": "Valentine's", "event_date": "2020-02-14"},
+        follow=True,
+    )
+    assert "is in the past" in response.content.decode()
+    assert Event.objects.filter(name="Valentine's").exists()

@@ -30,6 +30,28 @@
     );
   });
 
+  // Filter and search forms whose results are swapped in place keep their state in the URL.
+  // When the back button restores an earlier page from htmx's history cache, the restored
+  // snapshot has the results but not the typed values: put the URL's values back.
+  function syncFormsWithUrl() {
+    var params = new URLSearchParams(window.location.search);
+    document.querySelectorAll("form[data-sync-url]").forEach(function (form) {
+      Array.prototype.forEach.call(form.elements, function (field) {
+        if (!field.name) return;
+        var value = params.get(field.name);
+        if (field.type === "radio") {
+          field.checked = value === null ? field.hasAttribute("data-default") : value === field.value;
+        } else if (field.type === "checkbox") {
+          field.checked = params.getAll(field.name).indexOf(field.value) !== -1;
+        } else if (field.type !== "hidden" && field.tagName !== "BUTTON") {
+          field.value = value === null ? "" : value;
+        }
+      });
+    });
+  }
+  document.addEventListener("htmx:historyRestore", syncFormsWithUrl);
+  window.addEventListener("pageshow", syncFormsWithUrl);
+
   document.addEventListener("htmx:sendError", function () {
     show("Could not reach the server. Check your connection and try again; nothing was changed.");
   });
