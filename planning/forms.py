@@ -7,7 +7,18 @@ from planning.models import Event, FinishedGood, FinishedGoodComponent, Recipe
 WHOLE_NUMBER = {
     "invalid": "Enter a whole number, like 4.",
     "min_value": "Enter a whole number of 1 or more.",
-    "required": "Enter how many.",
+    # A number field with letters typed in arrives empty: the same words fit both cases.
+    "required": "Enter a whole number, like 4.",
+}
+
+
+CHOOSE_RECIPE = {
+    "required": "Choose a recipe.",
+    "invalid_choice": "That recipe no longer exists; choose another.",
+}
+CHOOSE_GOOD = {
+    "required": "Choose a finished good.",
+    "invalid_choice": "That finished good no longer exists; choose another.",
 }
 
 
@@ -88,7 +99,9 @@ class _ItemChoiceForm(_UniqueIdsForm):
 class ProductionTargetForm(_ItemChoiceForm):
     id_prefix = "production-target"
     item_field = "recipe"
-    recipe = forms.ModelChoiceField(queryset=Recipe.objects.all(), empty_label="Choose…")
+    recipe = forms.ModelChoiceField(
+        queryset=Recipe.objects.all(), empty_label="Choose…", error_messages=CHOOSE_RECIPE
+    )
     target_batches = positive_int_field("Batches")
     notes = forms.CharField(required=False, max_length=2000)
 
@@ -97,7 +110,10 @@ class AssemblyTargetForm(_ItemChoiceForm):
     id_prefix = "assembly-target"
     item_field = "finished_good"
     finished_good = forms.ModelChoiceField(
-        queryset=FinishedGood.objects.all(), label="Finished good", empty_label="Choose…"
+        queryset=FinishedGood.objects.all(),
+        label="Finished good",
+        empty_label="Choose…",
+        error_messages=CHOOSE_GOOD,
     )
     target_quantity = positive_int_field("Quantity")
     notes = forms.CharField(required=False, max_length=2000)
@@ -115,7 +131,9 @@ class AssemblyTargetEditForm(_UniqueIdsForm):
 
 class ProductionRunForm(_UniqueIdsForm):
     id_prefix = "production-run"
-    recipe = forms.ModelChoiceField(queryset=Recipe.objects.all(), empty_label="Choose…")
+    recipe = forms.ModelChoiceField(
+        queryset=Recipe.objects.all(), empty_label="Choose…", error_messages=CHOOSE_RECIPE
+    )
     num_batches = positive_int_field("Batches")
     actual_yield = forms.IntegerField(
         label="Actual yield",
@@ -132,7 +150,10 @@ class ProductionRunForm(_UniqueIdsForm):
 class AssemblyRunForm(_UniqueIdsForm):
     id_prefix = "assembly-run"
     finished_good = forms.ModelChoiceField(
-        queryset=FinishedGood.objects.all(), label="Finished good", empty_label="Choose…"
+        queryset=FinishedGood.objects.all(),
+        label="Finished good",
+        empty_label="Choose…",
+        error_messages=CHOOSE_GOOD,
     )
     quantity = positive_int_field("Quantity")
     notes = forms.CharField(required=False, max_length=2000)
@@ -199,6 +220,9 @@ class FinishedGoodForm(forms.ModelForm):
 class ComponentForm(forms.ModelForm):
     # No initial value, so an untouched extra row counts as empty and is skipped.
     quantity = positive_int_field("Items per unit")
+    recipe = forms.ModelChoiceField(
+        queryset=Recipe.objects.all(), empty_label="Choose…", error_messages=CHOOSE_RECIPE
+    )
 
     class Meta:
         model = FinishedGoodComponent
@@ -209,6 +233,7 @@ ComponentFormSet = forms.inlineformset_factory(
     FinishedGood,
     FinishedGoodComponent,
     form=ComponentForm,
-    extra=2,
+    extra=3,
     can_delete=True,
+    can_delete_extra=False,
 )

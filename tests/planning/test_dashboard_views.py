@@ -109,7 +109,7 @@ def test_add_target_without_htmx_redirects(planner_client):
         ("-3", "Enter a whole number of 1 or more."),
         ("2.5", "Enter a whole number, like 4."),
         ("many", "Enter a whole number, like 4."),
-        ("", "Enter how many."),
+        ("", "Enter a whole number, like 4."),
     ],
 )
 def test_add_target_validation_errors_rerender_with_200(planner_client, value, message):
