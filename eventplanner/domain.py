@@ -60,8 +60,13 @@ def validate_text(value: Any, field: str) -> str:
     return value
 
 
+# Ids are 64-bit integers in the database; a larger number cannot name a row, and SQLite
+# raises OverflowError when one is passed in an IN (...) list.
+MAX_ID = 2**63 - 1
+
+
 def validate_id(value: Any, field: str) -> int:
-    if not is_whole_number(value):
+    if not is_whole_number(value) or not -MAX_ID <= value <= MAX_ID:
         raise ValidationError({field: [f"{field} must be a whole number id (got {value!r})."]})
     return value
 

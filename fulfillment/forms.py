@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django import forms
 
+from eventplanner.domain import MAX_ID
 from fulfillment.models import FulfillmentStatus
 from planning.models import FinishedGood
 
@@ -37,9 +38,12 @@ class IdListField(forms.Field):
         if not value:
             return []
         try:
-            return sorted({int(v) for v in value})
+            ids = sorted({int(v) for v in value})
         except (TypeError, ValueError):
             raise forms.ValidationError(self.error_messages["invalid"], code="invalid") from None
+        if ids and not (ids[0] >= 1 and ids[-1] <= MAX_ID):
+            raise forms.ValidationError(self.error_messages["invalid"], code="invalid")
+        return ids
 
 
 class FulfillmentFilterForm(forms.Form):
@@ -91,14 +95,24 @@ class AssignmentForm(forms.Form):
     recipient = forms.IntegerField(
         label="Recipient",
         min_value=1,
-        error_messages={"required": "Choose a recipient.", "invalid": "Choose a recipient."},
+        max_value=MAX_ID,
+        error_messages={
+            "required": "Choose a recipient.",
+            "invalid": "Choose a recipient.",
+            "max_value": "Choose a recipient.",
+        },
         widget=forms.Select(),
     )
     package_q = forms.CharField(required=False, max_length=200, label="Find package")
     package = forms.IntegerField(
         label="Package",
         min_value=1,
-        error_messages={"required": "Choose a package.", "invalid": "Choose a package."},
+        max_value=MAX_ID,
+        error_messages={
+            "required": "Choose a package.",
+            "invalid": "Choose a package.",
+            "max_value": "Choose a package.",
+        },
         widget=forms.Select(),
     )
     quantity = quantity_field(initial=1)

@@ -968,8 +968,10 @@ class HouseholdStop:
 def get_delivery_checklist(
     event_id: int, *, connection: BaseDatabaseWrapper
 ) -> list[HouseholdStop]:
-    """The event's ready packages grouped by household (a recipient without one is a stop
-    of their own), households in name order. Two queries."""
+    """The event's ready packages grouped into stops: one per household and address (a
+    household spread over several addresses is several stops, so nobody is sent to the
+    wrong door; a recipient without a household is a stop of their own), in household
+    then address order. Two queries."""
     require_atomic(connection, "get_delivery_checklist")
     _require_exists(Event, event_id, "event_id", connection)
     rows = (
@@ -977,10 +979,12 @@ def get_delivery_checklist(
         .filter(event_id=event_id, fulfillment_status=FulfillmentStatus.READY)
         .order_by("recipient__household", "recipient__name", "recipient_id", "id")
     )
-    stops: dict[tuple[str, int], HouseholdStop] = {}
+    stops: dict[tuple[str, str, int], HouseholdStop] = {}
     for row in rows:
         recipient = row.recipient
-        key = (recipient.household, 0) if recipient.household else ("", recipient.pk)
+        address = " ".join(recipient.address.split()).casefold()
+        household = " ".join(recipient.household.split()).casefold()
+        key = (household, address, 0) if household else ("", address, recipient.pk)
         stop = stops.get(key)
         if stop is None:
             stop = stops[key] = HouseholdStop(
@@ -989,7 +993,9 @@ def get_delivery_checklist(
                 rows=[],
             )
         stop.rows.append(row)
-    return sorted(stops.values(), key=lambda stop: stop.household.casefold())
+    return sorted(
+        stops.values(), key=lambda stop: (stop.household.casefold(), stop.address.casefold())
+    )
 
 
 # ---------------------------------------------------------------------------------------

@@ -255,7 +255,12 @@ def bulk_status(request: HttpRequest, event_id: int) -> HttpResponse:
     result: dict[str, Any] = {}
     ids: list[int] = []
     if not form.is_valid():
-        result = {"level": "error", "text": "Choose what to mark the selected packages as."}
+        text = (
+            form.errors["ids"][0]
+            if "ids" in form.errors
+            else "Choose what to mark the selected packages as."
+        )
+        result = {"level": "error", "text": text}
     else:
         ids = form.cleaned_data["ids"]
         new_status = form.cleaned_data["new_status"]
@@ -314,6 +319,7 @@ def bulk_status(request: HttpRequest, event_id: int) -> HttpResponse:
         "counts": page.counts,
         "filters": filters,
         "filter_query": _filter_query(filters),
+        "export_query": _filter_query(filters, page=False),
         "result": result,
         "selected_ids": set(ids),
         "oob": True,

@@ -181,6 +181,31 @@ def test_delivery_checklist_groups_ready_packages_by_household(atomic, event):
     ]
 
 
+def test_delivery_checklist_splits_a_household_living_at_two_addresses(atomic, event):
+    home = AssignmentFactory(
+        event=event,
+        ready=True,
+        recipient=RecipientFactory(name="Amara", household="Friends", address="133 Elm St"),
+    )
+    same_door = AssignmentFactory(
+        event=event,
+        ready=True,
+        recipient=RecipientFactory(name="Bo", household="friends", address="133  elm st"),
+    )
+    elsewhere = AssignmentFactory(
+        event=event,
+        ready=True,
+        recipient=RecipientFactory(name="Chloe", household="Friends", address="247 Elm St"),
+    )
+
+    stops = services.get_delivery_checklist(event.pk, connection=atomic)
+
+    assert [(s.address, [r.pk for r in s.rows]) for s in stops] == [
+        ("133 Elm St", [home.pk, same_door.pk]),
+        ("247 Elm St", [elsewhere.pk]),
+    ]
+
+
 def test_bulk_undo_steps_each_row_back_from_its_own_status(atomic, event):
     ready, delivered = AssignmentFactory(ready=True), AssignmentFactory(delivered=True)
     coordinator = UserFactory(is_superuser=True)

@@ -546,3 +546,27 @@ def test_remove_of_a_row_that_moved_on_is_refused_in_the_row(client_as, event):
 def test_remove_needs_the_permission(client_as, event, row):
     assert client_as("Packers").post(action_url("assignment_remove", row)).status_code == 403
     assert EventRecipientPackage.objects.filter(pk=row.pk).exists()
+
+
+def test_bulk_with_an_id_too_large_for_the_database_is_a_message_not_a_500(client_as, event):
+    row = AssignmentFactory(event=event)
+    response = client_as("Packers").post(
+        bulk_url(event), {"ids": [row.pk, 10**20], "new_status": "ready"}, **HTMX
+    )
+    assert response.status_code == 200
+    assert "Choose packages from the list." in response.content.decode()
+    assert status_of(row) == "pending"
+
+
+def test_filtering_in_place_moves_the_export_links_and_tabs_with_it(client_as, event):
+    AssignmentFactory(event=event, ready=True, recipient=RecipientFactory(name="Garcia"))
+    html = (
+        client_as("Packers")
+        .get(page_url(event), {"status": "ready", "q": "garcia"}, **HTMX)
+        .content.decode()
+    )
+    assert 'id="fulfillment-tools" class="row no-print" hx-swap-oob="true"' in html
+    assert "export.csv?status=ready&amp;q=garcia" in html
+    assert "packing-list/?status=ready" in html
+    # The status tabs keep the search.
+    assert "?status=pending&amp;q=garcia" in html

@@ -37,7 +37,8 @@
     var params = new URLSearchParams(window.location.search);
     document.querySelectorAll("form[data-sync-url]").forEach(function (form) {
       Array.prototype.forEach.call(form.elements, function (field) {
-        if (!field.name) return;
+        // Never overwrite what the user is typing right now.
+        if (!field.name || field === document.activeElement) return;
         var value = params.get(field.name);
         if (field.type === "radio") {
           field.checked = value === null ? field.hasAttribute("data-default") : value === field.value;
@@ -50,6 +51,8 @@
     });
   }
   document.addEventListener("htmx:historyRestore", syncFormsWithUrl);
+  // A link that filtered the list (a status tab) moved the URL: the form follows it.
+  document.addEventListener("htmx:pushedIntoHistory", syncFormsWithUrl);
   window.addEventListener("pageshow", syncFormsWithUrl);
 
   document.addEventListener("htmx:sendError", function () {
