@@ -18,7 +18,7 @@ import time
 from dataclasses import dataclass
 
 from django.core.management.base import BaseCommand, CommandError
-from django.db import DEFAULT_DB_ALIAS, transaction
+from django.db import DEFAULT_DB_ALIAS, connections, transaction
 
 from fulfillment.models import (
     ChangeSource,
@@ -71,6 +71,23 @@ FIRST_NAMES = [
     "Ms. Thompson", "Mr. Rivera", "Mrs. Patel",
 ]  # fmt: skip
 HOUSEHOLDS = ["Miller", "Garcia", "Okafor", "Nguyen", "Johnson", "Kowalski", "Schmidt", "Rossi"]
+
+
+SEEDED = (
+    Recipe,
+    FinishedGood,
+    FinishedGoodComponent,
+    Package,
+    PackageItem,
+    Recipient,
+    Event,
+    EventProductionTarget,
+    EventAssemblyTarget,
+    ProductionRun,
+    AssemblyRun,
+    EventRecipientPackage,
+    FulfillmentStatusChange,
+)
 
 
 @dataclass(frozen=True)
@@ -166,6 +183,16 @@ class Command(BaseCommand):
                     "The database already has events or recipes: seed_bench needs an empty one."
                 )
             counts = Seeder(shape, database).run()
+        if connections[database].vendor == "postgresql":
+            # Statistics for the planner now, as autovacuum would gather them shortly after
+            # a bulk load in production.
+            # Only the seeded tables: a bare ANALYZE also locks the catalogs shared by every
+            # database of the server.
+            tables = ", ".join(
+                connections[database].ops.quote_name(model._meta.db_table) for model in SEEDED
+            )
+            with connections[database].cursor() as cursor:
+                cursor.execute(f"ANALYZE {tables}")
         elapsed = time.perf_counter() - started
         summary = ", ".join(f"{count:,} {name}" for name, count in counts.items())
         self.stdout.write(f"Benchmark season at scale {scale:g}: {summary}.")
