@@ -14,10 +14,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from functools import cache
 from typing import Any
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.backends.base.base import BaseDatabaseWrapper
+from django.db.models import QuerySet
 from django.utils import timezone
 
 from eventplanner.domain import (
@@ -147,14 +149,20 @@ def _transition_message(current: str, requested: str) -> str:
     return TRANSITION_REFUSED.format(current=current, requested=requested, allowed=allowed)
 
 
-def _locked(assignment_id: int, connection) -> EventRecipientPackage:
-    validate_id(assignment_id, "assignment_id")
+@cache
+def _lockable(alias: str) -> QuerySet:
+    # Built once per database alias (about a fifth of a status change's Python time went into
+    # building this queryset); every call adds its pk to a clone.
     return (
-        EventRecipientPackage.objects.using(connection.alias)
+        EventRecipientPackage.objects.using(alias)
         .select_for_update(of=("self",))
         .select_related("recipient", "package", "event")
-        .get(pk=assignment_id)
     )
+
+
+def _locked(assignment_id: int, connection) -> EventRecipientPackage:
+    validate_id(assignment_id, "assignment_id")
+    return _lockable(connection.alias).get(pk=assignment_id)
 
 
 def _record_change(
