@@ -22,7 +22,8 @@ def machine(connection: Any) -> dict[str, Any]:
                 model = line.split(":", 1)[1].strip()
                 break
     if connection.vendor == "postgresql":
-        database = f"PostgreSQL {connection.cursor().connection.info.server_version}"
+        version = connection.cursor().connection.info.server_version  # e.g. 150018
+        database = f"PostgreSQL {version // 10000}.{version % 10000}"
     else:
         import sqlite3
 
