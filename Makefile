@@ -1,12 +1,16 @@
 # Two commands: `make run` (the app with demo data) and `make test` (the whole suite).
+# `make bench` measures performance (README, "Performance"); it is not part of `make test`.
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
 PYTEST_ARGS ?=
+BENCH_ARGS ?=
+# Its own port, so a benchmark and a test run on the same machine do not collide.
+BENCH_PG_PORT ?= 54341
 
-.PHONY: run test test-sqlite test-postgres lint check venv clean
+.PHONY: run test test-sqlite test-postgres bench lint check venv clean
 
 venv: $(VENV)/.installed
 
@@ -42,6 +46,16 @@ test-sqlite: venv
 test-postgres: venv
 	@echo "=== Test suite on PostgreSQL ==="
 	tests/with_postgres.sh $(BIN)/pytest $(PYTEST_ARGS)
+
+# SQLite, then PostgreSQL on a throwaway cluster; each at scale 1 and 10 (about 10 minutes).
+# wrk is installed with apt when missing and we are root; otherwise a threaded client loads.
+bench: venv
+	@command -v wrk >/dev/null || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null; } || true
+	@echo "=== Benchmark on SQLite ==="
+	$(BIN)/python manage.py bench $(BENCH_ARGS)
+	@echo "=== Benchmark on PostgreSQL ==="
+	PG_TEST_PORT=$(BENCH_PG_PORT) tests/with_postgres.sh $(BIN)/python manage.py bench $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) staticfiles var test-artifacts

@@ -3,6 +3,7 @@ small validation and permission helpers that must run through the caller's conne
 
 from __future__ import annotations
 
+from functools import cache
 from typing import Any
 
 from django.core.exceptions import ValidationError
@@ -79,19 +80,28 @@ def user_has_perm(user: Any, perm: str, *, connection: BaseDatabaseWrapper) -> b
     directly: active superusers have every permission, others need it on themselves or on
     one of their groups.
     """
-    from django.contrib.auth.models import Permission
     from django.db.models import Q
 
     if user is None or not getattr(user, "is_active", False):
         return False
     if getattr(user, "is_superuser", False):
         return True
-    app_label, codename = perm.split(".", 1)
     return (
-        Permission.objects.using(connection.alias)
-        .filter(content_type__app_label=app_label, codename=codename)
+        _permission(connection.alias, perm)
         .filter(Q(user__pk=user.pk) | Q(group__user__pk=user.pk))
         .exists()
+    )
+
+
+@cache
+def _permission(alias: str, perm: str) -> Any:
+    """The permission's row, as a queryset built once per alias and permission: every status
+    change checks one, and building the query cost more than running it."""
+    from django.contrib.auth.models import Permission
+
+    app_label, codename = perm.split(".", 1)
+    return Permission.objects.using(alias).filter(
+        content_type__app_label=app_label, codename=codename
     )
 
 

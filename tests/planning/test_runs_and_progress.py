@@ -306,3 +306,14 @@ def test_events_with_progress_query_count_is_constant(
         rows = services.get_events_with_progress(connection=atomic, when="all", today=TODAY)
         assert len(rows) == n_events
         assert all(r.overall.production_targets_count == 1 for r in rows)
+
+
+def test_events_with_progress_average_caps_each_target_at_100(atomic):
+    event = EventFactory(event_date=TODAY)
+    half = ProductionTargetFactory(event=event, target_batches=4)
+    ProductionRunFactory(event=event, recipe=half.recipe, num_batches=2)  # 50%
+    over = ProductionTargetFactory(event=event, target_batches=1)
+    ProductionRunFactory(event=event, recipe=over.recipe, num_batches=3)  # 300% -> 100%
+    AssemblyTargetFactory(event=event)  # 0%
+    [row] = services.get_events_with_progress(connection=atomic, today=TODAY)
+    assert row.average_pct == 50.0
