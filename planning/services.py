@@ -154,7 +154,7 @@ class EventWithProgress:
 
     @property
     def average_pct(self) -> float:
-        return average_progress(self.production, self.assembly)
+        return _average_progress(self.production, self.assembly)
 
 
 # ---------------------------------------------------------------------------------------
@@ -595,7 +595,7 @@ def _overall(
     )
 
 
-def average_progress(production: list, assembly: list) -> float:
+def _average_progress(production: list, assembly: list) -> float:
     """Mean of each target's progress, each capped at 100%: how far the baking and
     assembling is, where the complete count alone says 0 while every target is half done."""
     rows = [*production, *assembly]

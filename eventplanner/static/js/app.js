@@ -55,6 +55,28 @@
   document.addEventListener("htmx:pushedIntoHistory", syncFormsWithUrl);
   window.addEventListener("pageshow", syncFormsWithUrl);
 
+  // While a form's request runs, its submit buttons are disabled: a double tap on a slow
+  // connection sends one request, not two. (Done here rather than with an inherited
+  // hx-disabled-elt, which would also apply to every link and search field.)
+  document.addEventListener("htmx:beforeRequest", function (event) {
+    var form = event.detail.elt.closest && event.detail.elt.closest("form");
+    if (!form) return;
+    form.querySelectorAll("button[type=submit], button:not([type])").forEach(function (b) {
+      if (!b.disabled) {
+        b.disabled = true;
+        b.setAttribute("data-busy", "");
+      }
+    });
+  });
+  document.addEventListener("htmx:afterRequest", function (event) {
+    var form = event.detail.elt.closest && event.detail.elt.closest("form");
+    if (!form) return;
+    form.querySelectorAll("button[data-busy]").forEach(function (b) {
+      b.disabled = false;
+      b.removeAttribute("data-busy");
+    });
+  });
+
   document.addEventListener("htmx:sendError", function () {
     show("Could not reach the server. Check your connection and try again; nothing was changed.");
   });
