@@ -11,6 +11,14 @@ os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 CHROMIUM = os.environ.get("CHROMIUM_PATH") or shutil.which("chromium") or "/usr/bin/chromium"
 
 
+@pytest.fixture(autouse=True)
+def _fresh_cache():
+    """The login rate limiter counts in the cache: no test inherits another's failures."""
+    from django.core.cache import cache
+
+    cache.clear()
+
+
 @pytest.fixture
 def atomic():
     """Run the code under test inside a transaction on the default connection, as a view does;
