@@ -197,4 +197,9 @@ ComponentFormSet = forms.inlineformset_factory(
     form=ComponentForm,
     extra=2,
     can_delete=True,
+    # A finished good has a handful of components; a posted form count beyond this is
+    # refused instead of building and rendering thousands of forms.
+    max_num=50,
+    absolute_max=50,
+    validate_max=True,
 )

@@ -208,6 +208,8 @@ def event_clone(request: HttpRequest, event_id: int) -> HttpResponse:
 
 
 def _same_day_next_year(date: datetime.date) -> datetime.date:
+    if date.year == datetime.MAXYEAR:
+        return date  # no next year to suggest; the planner picks a date
     try:
         return date.replace(year=date.year + 1)
     except ValueError:  # 29 February
