@@ -36,6 +36,10 @@ check: venv
 
 test: lint check test-sqlite test-postgres
 
+# The full run: at least 200 hypothesis examples per endpoint (tests/conftest.py profiles);
+# a plain `pytest` uses the quick "dev" profile.
+test-sqlite test-postgres: export HYPOTHESIS_PROFILE ?= ci
+
 test-sqlite: venv
 	$(BIN)/python manage.py collectstatic --noinput -v0
 	@echo "=== Test suite on SQLite ==="

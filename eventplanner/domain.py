@@ -17,6 +17,11 @@ NOT_IN_ATOMIC = (
 NOT_A_POSITIVE_INT = "{field} must be a whole number greater than 0 (got {value!r})."
 NOT_A_NON_NEGATIVE_INT = "{field} must be a whole number of 0 or more (got {value!r})."
 NOT_A_STRING = "{field} must be text (got {value!r})."
+TOO_LARGE = "{field} must be at most {maximum:,} (got {value:,})."
+
+# The largest amount an integer column holds on every supported database (PostgreSQL
+# "integer"): a larger value is a validation error, never a database error.
+MAX_DB_INT = 2_147_483_647
 
 
 class DomainError(ValidationError):
@@ -39,12 +44,21 @@ def is_whole_number(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
+def _validate_storable(value: int, field: str) -> int:
+    if value > MAX_DB_INT:
+        raise ValidationError(
+            {field: [TOO_LARGE.format(field=field, maximum=MAX_DB_INT, value=value)]},
+            code="max_value",
+        )
+    return value
+
+
 def validate_positive_int(value: Any, field: str) -> int:
     if not is_whole_number(value) or value <= 0:
         raise ValidationError(
             {field: [NOT_A_POSITIVE_INT.format(field=field, value=value)]}, code="invalid"
         )
-    return value
+    return _validate_storable(value, field)
 
 
 def validate_non_negative_int(value: Any, field: str) -> int:
@@ -52,7 +66,7 @@ def validate_non_negative_int(value: Any, field: str) -> int:
         raise ValidationError(
             {field: [NOT_A_NON_NEGATIVE_INT.format(field=field, value=value)]}, code="invalid"
         )
-    return value
+    return _validate_storable(value, field)
 
 
 def validate_text(value: Any, field: str) -> str:

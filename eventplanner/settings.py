@@ -1,7 +1,9 @@
 """Settings for eventplanner.
 
 Everything that differs between a laptop and production comes from the environment:
-DATABASE_URL (default: an SQLite file under var/), SECRET_KEY, DEBUG, ALLOWED_HOSTS.
+DATABASE_URL (default: an SQLite file under var/), SECRET_KEY, DEBUG, ALLOWED_HOSTS,
+CACHE_URL, and the HTTPS settings below. With DEBUG off the secure defaults apply, and
+`manage.py check --deploy` is clean (tests/test_production_settings.py).
 """
 
 import os
@@ -19,6 +21,11 @@ def env_bool(name: str, default: bool) -> bool:
     if value is None:
         return default
     return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def env_int(name: str, default: int) -> int:
+    value = os.environ.get(name)
+    return default if value is None or not value.strip() else int(value)
 
 
 DEBUG = env_bool("DEBUG", True)
@@ -63,8 +70,12 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "eventplanner.middleware.ContentSecurityPolicyMiddleware",
+    "eventplanner.middleware.LoginRateLimitMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "eventplanner.htmx.HtmxLoginRedirectMiddleware",
+    # Last, so its process_exception sees a view's database error first.
+    "eventplanner.middleware.DatabaseUnavailableMiddleware",
 ]
 
 ROOT_URLCONF = "eventplanner.urls"
@@ -181,3 +192,71 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "WARNING")},
 }
+
+# ---------------------------------------------------------------------------------------
+# HTTPS and browser security. Secure by default when DEBUG is off; each can be overridden
+# from the environment (see README, "Production deployment").
+# ---------------------------------------------------------------------------------------
+
+# Behind a reverse proxy that terminates TLS, trust its X-Forwarded-Proto header (only
+# when the proxy always sets it: otherwise a client could claim https itself).
+if env_bool("TRUST_X_FORWARDED_PROTO", False):
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", not DEBUG)
+SESSION_COOKIE_SECURE = env_bool("SECURE_COOKIES", not DEBUG)
+CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
+SESSION_COOKIE_HTTPONLY = True
+# The CSRF token reaches htmx through the page (hx-headers on <body>), never from the
+# cookie, so scripts need no access to it.
+CSRF_COOKIE_HTTPONLY = True
+SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 0 if DEBUG else 31_536_000)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", not DEBUG)
+SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", not DEBUG)
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"
+
+# Only the app's own scripts and styles: htmx is served from our static files and every
+# script is a file (no inline <script>, no style attributes, no eval). The Django admin
+# works under the same policy (tests/test_security_headers.py loads it in Chromium and
+# fails on any CSP violation), so no relaxed policy is needed for /admin/.
+CONTENT_SECURITY_POLICY = os.environ.get(
+    "CONTENT_SECURITY_POLICY",
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "font-src 'self'; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; "
+    "base-uri 'self'; object-src 'none'",
+)
+
+# ---------------------------------------------------------------------------------------
+# Cache: used by the login rate limiter. The default is per process (LocMem); with several
+# app processes or machines, point CACHE_URL at a shared cache so the limit holds across
+# them: "db://eventplanner_cache" (a table in the shared database, created with
+# `manage.py createcachetable`) or "redis://host:6379/0" (needs the redis package).
+# ---------------------------------------------------------------------------------------
+
+
+def cache_from_env(url: str | None) -> dict:
+    if not url or url.startswith("locmem://"):
+        return {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
+    if url.startswith("db://"):
+        return {
+            "BACKEND": "django.core.cache.backends.db.DatabaseCache",
+            "LOCATION": url.removeprefix("db://") or "eventplanner_cache",
+        }
+    if url.startswith(("redis://", "rediss://")):
+        return {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": url}
+    if url.startswith("dummy://"):
+        return {"BACKEND": "django.core.cache.backends.dummy.DummyCache"}
+    raise ImproperlyConfigured(f"CACHE_URL must be locmem://, db://TABLE or redis://... ({url!r})")
+
+
+CACHES = {"default": cache_from_env(os.environ.get("CACHE_URL"))}
+
+# Login attempts: after LOGIN_RATE_LIMIT failures for one username from one address within
+# LOGIN_RATE_WINDOW seconds, sign-in for that pair answers 429 until the window passes.
+LOGIN_RATE_LIMIT = env_int("LOGIN_RATE_LIMIT", 5)
+LOGIN_RATE_WINDOW = env_int("LOGIN_RATE_WINDOW", 15 * 60)
+# How many reverse proxies in front of the app append to X-Forwarded-For; 0 means
+# REMOTE_ADDR is the client (no proxy).
+NUM_PROXIES = env_int("NUM_PROXIES", 0)

@@ -15,3 +15,5 @@ urlpatterns = [
 
 admin.site.site_header = "eventplanner administration"
 admin.site.site_title = "eventplanner"
+
+handler500 = "eventplanner.views.server_error"

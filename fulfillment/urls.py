@@ -1,39 +1,40 @@
 from django.urls import path
 
+import eventplanner.converters  # noqa: F401  (registers the <id:...> converter)
 from fulfillment import views
 
 app_name = "fulfillment"
 
-_row = "events/<int:event_id>/fulfillment/<int:assignment_id>/"
+_row = "events/<id:event_id>/fulfillment/<id:assignment_id>/"
 
 urlpatterns = [
     path(
-        "events/<int:event_id>/fulfillment/",
+        "events/<id:event_id>/fulfillment/",
         views.event_fulfillment,
         name="event_fulfillment",
     ),
     path(
-        "events/<int:event_id>/fulfillment/bulk/",
+        "events/<id:event_id>/fulfillment/bulk/",
         views.bulk_status,
         name="bulk_status",
     ),
     path(
-        "events/<int:event_id>/fulfillment/new/",
+        "events/<id:event_id>/fulfillment/new/",
         views.assignment_new,
         name="assignment_new",
     ),
     path(
-        "events/<int:event_id>/fulfillment/export.csv",
+        "events/<id:event_id>/fulfillment/export.csv",
         views.export_csv,
         name="export_csv",
     ),
     path(
-        "events/<int:event_id>/packing-list/",
+        "events/<id:event_id>/packing-list/",
         views.packing_list,
         name="packing_list",
     ),
     path(
-        "events/<int:event_id>/checklist/",
+        "events/<id:event_id>/checklist/",
         views.delivery_checklist,
         name="delivery_checklist",
     ),
@@ -45,16 +46,16 @@ urlpatterns = [
     path(f"{_row}remove/", views.assignment_remove, name="assignment_remove"),
     path("recipients/", views.recipient_list, name="recipient_list"),
     path("recipients/new/", views.recipient_new, name="recipient_new"),
-    path("recipients/<int:recipient_id>/", views.recipient_detail, name="recipient_detail"),
-    path("recipients/<int:recipient_id>/edit/", views.recipient_edit, name="recipient_edit"),
+    path("recipients/<id:recipient_id>/", views.recipient_detail, name="recipient_detail"),
+    path("recipients/<id:recipient_id>/edit/", views.recipient_edit, name="recipient_edit"),
     path(
-        "recipients/<int:recipient_id>/delete/",
+        "recipients/<id:recipient_id>/delete/",
         views.recipient_delete,
         name="recipient_delete",
     ),
     path("packages/", views.package_list, name="package_list"),
     path("packages/new/", views.package_new, name="package_new"),
-    path("packages/<int:package_id>/", views.package_detail, name="package_detail"),
-    path("packages/<int:package_id>/edit/", views.package_edit, name="package_edit"),
-    path("packages/<int:package_id>/delete/", views.package_delete, name="package_delete"),
+    path("packages/<id:package_id>/", views.package_detail, name="package_detail"),
+    path("packages/<id:package_id>/edit/", views.package_edit, name="package_edit"),
+    path("packages/<id:package_id>/delete/", views.package_delete, name="package_delete"),
 ]

@@ -49,7 +49,8 @@ def deletion_blocker(obj) -> str | None:
 
 
 def _search(request: HttpRequest) -> str:
-    return request.GET.get("q", "").strip()[:SEARCH_MAX]
+    # PostgreSQL text cannot hold NUL: a pasted or hostile "\x00" must not reach the query.
+    return request.GET.get("q", "").replace("\x00", "").strip()[:SEARCH_MAX]
 
 
 # Recipes ---------------------------------------------------------------------------------

@@ -236,4 +236,9 @@ ComponentFormSet = forms.inlineformset_factory(
     extra=3,
     can_delete=True,
     can_delete_extra=False,
+    # A finished good has a handful of components; a posted form count beyond this is
+    # refused instead of building and rendering thousands of forms.
+    max_num=50,
+    absolute_max=50,
+    validate_max=True,
 )

@@ -16,6 +16,7 @@ from typing import Any
 from django.core.exceptions import ValidationError
 from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.models import (
+    BigIntegerField,
     Count,
     Exists,
     F,
@@ -28,7 +29,7 @@ from django.db.models import (
     Sum,
     Value,
 )
-from django.db.models.functions import Coalesce
+from django.db.models.functions import Cast, Coalesce
 from django.utils import timezone
 
 from eventplanner.domain import (
@@ -384,13 +385,16 @@ def record_production_run(
     recipe = Recipe.objects.using(connection.alias).get(pk=recipe_id)
     if event_id is not None:
         _require_exists(Event, event_id, "event_id", connection)
+    if actual_yield is None:
+        # Batches x yield per batch can exceed what the column holds for a large recipe.
+        actual_yield = validate_non_negative_int(
+            num_batches * recipe.yield_per_batch, "actual_yield"
+        )
     run = ProductionRun(
         recipe=recipe,
         event_id=event_id,
         num_batches=num_batches,
-        actual_yield=(
-            actual_yield if actual_yield is not None else num_batches * recipe.yield_per_batch
-        ),
+        actual_yield=actual_yield,
         notes=notes,
         produced_at=produced_at or timezone.now(),
         recorded_by=recorded_by,
@@ -991,6 +995,10 @@ def get_event_needs(event_id: int, *, connection: BaseDatabaseWrapper) -> EventN
     return _event_needs(alias, event_id, production_targets, assembly_targets)
 
 
+def _big(expression: Any) -> Cast:
+    return Cast(expression, BigIntegerField())
+
+
 def _event_needs(
     alias: str,
     event_id: int,
@@ -1006,7 +1014,8 @@ def _event_needs(
         PackageItem.objects.using(alias)
         .filter(package__assignments__event_id=event_id)
         .values("finished_good_id", "finished_good__name")
-        .annotate(units=Sum(F("package__assignments__quantity") * F("quantity")))
+        # bigint arithmetic: quantities multiplied together overflow PostgreSQL's integer.
+        .annotate(units=Sum(_big(F("package__assignments__quantity")) * F("quantity")))
         .order_by("finished_good__name", "finished_good_id")
     )
     recipes = (
@@ -1015,7 +1024,7 @@ def _event_needs(
         .values("recipe_id", "recipe__name", "recipe__yield_per_batch", "recipe__yield_unit")
         .annotate(
             items=Sum(
-                F("finished_good__package_items__package__assignments__quantity")
+                _big(F("finished_good__package_items__package__assignments__quantity"))
                 * F("finished_good__package_items__quantity")
                 * F("quantity")
             )

@@ -1,5 +1,6 @@
 from django.urls import path, register_converter
 
+import eventplanner.converters  # noqa: F401  (registers the <id:...> converter)
 from planning import catalog_views, views
 
 
@@ -20,61 +21,61 @@ app_name = "planning"
 urlpatterns = [
     path("", views.event_list, name="event_list"),
     path("events/new/", views.event_create, name="event_create"),
-    path("events/<int:event_id>/", views.event_detail, name="event_detail"),
-    path("events/<int:event_id>/edit/", views.event_edit, name="event_edit"),
-    path("events/<int:event_id>/delete/", views.event_delete, name="event_delete"),
-    path("events/<int:event_id>/clone/", views.event_clone, name="event_clone"),
+    path("events/<id:event_id>/", views.event_detail, name="event_detail"),
+    path("events/<id:event_id>/edit/", views.event_edit, name="event_edit"),
+    path("events/<id:event_id>/delete/", views.event_delete, name="event_delete"),
+    path("events/<id:event_id>/clone/", views.event_clone, name="event_clone"),
     path(
-        "events/<int:event_id>/production-targets/",
+        "events/<id:event_id>/production-targets/",
         views.production_target_add,
         name="production_target_add",
     ),
     path(
-        "events/<int:event_id>/assembly-targets/",
+        "events/<id:event_id>/assembly-targets/",
         views.assembly_target_add,
         name="assembly_target_add",
     ),
     path(
-        "events/<int:event_id>/targets/<kind:kind>/<int:item_id>/",
+        "events/<id:event_id>/targets/<kind:kind>/<id:item_id>/",
         views.target_row,
         name="target_row",
     ),
     path(
-        "events/<int:event_id>/targets/<kind:kind>/<int:item_id>/edit/",
+        "events/<id:event_id>/targets/<kind:kind>/<id:item_id>/edit/",
         views.target_edit,
         name="target_edit",
     ),
     path(
-        "events/<int:event_id>/targets/<kind:kind>/<int:item_id>/delete/",
+        "events/<id:event_id>/targets/<kind:kind>/<id:item_id>/delete/",
         views.target_delete,
         name="target_delete",
     ),
     path(
-        "events/<int:event_id>/production-runs/",
+        "events/<id:event_id>/production-runs/",
         views.production_run_add,
         name="production_run_add",
     ),
-    path("events/<int:event_id>/assembly-runs/", views.assembly_run_add, name="assembly_run_add"),
+    path("events/<id:event_id>/assembly-runs/", views.assembly_run_add, name="assembly_run_add"),
     path(
-        "events/<int:event_id>/runs/<kind:kind>/<int:run_id>/delete/",
+        "events/<id:event_id>/runs/<kind:kind>/<id:run_id>/delete/",
         views.run_delete,
         name="run_delete",
     ),
-    path("events/<int:event_id>/needs/apply/", views.needs_apply, name="needs_apply"),
+    path("events/<id:event_id>/needs/apply/", views.needs_apply, name="needs_apply"),
     # Catalog
     path("recipes/", catalog_views.recipe_list, name="recipe_list"),
     path("recipes/new/", catalog_views.recipe_create, name="recipe_create"),
-    path("recipes/<int:pk>/edit/", catalog_views.recipe_edit, name="recipe_edit"),
-    path("recipes/<int:pk>/delete/", catalog_views.recipe_delete, name="recipe_delete"),
+    path("recipes/<id:pk>/edit/", catalog_views.recipe_edit, name="recipe_edit"),
+    path("recipes/<id:pk>/delete/", catalog_views.recipe_delete, name="recipe_delete"),
     path("finished-goods/", catalog_views.finished_good_list, name="finished_good_list"),
     path("finished-goods/new/", catalog_views.finished_good_create, name="finished_good_create"),
     path(
-        "finished-goods/<int:pk>/edit/",
+        "finished-goods/<id:pk>/edit/",
         catalog_views.finished_good_edit,
         name="finished_good_edit",
     ),
     path(
-        "finished-goods/<int:pk>/delete/",
+        "finished-goods/<id:pk>/delete/",
         catalog_views.finished_good_delete,
         name="finished_good_delete",
     ),

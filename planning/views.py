@@ -234,6 +234,8 @@ def _warn_if_past(request: HttpRequest, event: Event) -> None:
 
 
 def _same_day_next_year(date: datetime.date) -> datetime.date:
+    if date.year == datetime.MAXYEAR:
+        return date  # no next year to suggest; the planner picks a date
     try:
         return date.replace(year=date.year + 1)
     except ValueError:  # 29 February

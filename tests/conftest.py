@@ -3,12 +3,40 @@ import shutil
 
 import pytest
 from django.db import connection, transaction
+from hypothesis import HealthCheck
+from hypothesis import settings as hypothesis_settings
 
 # The Playwright sync API runs an event loop in the test thread; without this Django refuses
 # ORM calls from browser tests (even while creating the test database).
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 
+# Hypothesis: a quick default for local runs, at least 200 examples per endpoint in CI
+# (`make test` sets HYPOTHESIS_PROFILE=ci). Tests reset the database per example
+# themselves, so function-scoped fixtures are fine; requests are not time-boxed.
+hypothesis_settings.register_profile(
+    "dev",
+    max_examples=25,
+    deadline=None,
+    suppress_health_check=[
+        HealthCheck.function_scoped_fixture,
+        HealthCheck.too_slow,
+        HealthCheck.data_too_large,
+    ],
+)
+hypothesis_settings.register_profile(
+    "ci", parent=hypothesis_settings.get_profile("dev"), max_examples=200
+)
+hypothesis_settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "dev"))
+
 CHROMIUM = os.environ.get("CHROMIUM_PATH") or shutil.which("chromium") or "/usr/bin/chromium"
+
+
+@pytest.fixture(autouse=True)
+def _fresh_cache():
+    """The login rate limiter counts in the cache: no test inherits another's failures."""
+    from django.core.cache import cache
+
+    cache.clear()
 
 
 @pytest.fixture

@@ -53,3 +53,12 @@ def screenshot():
         return path
 
     return take
+
+
+def wait_for_htmx(page) -> None:
+    """Wait until no htmx request, swap or settle is in progress on the page."""
+    page.wait_for_function(
+        "() => !document.querySelector('.htmx-request, .htmx-swapping, .htmx-settling, "
+        ".htmx-added')"
+    )
+    page.wait_for_timeout(50)

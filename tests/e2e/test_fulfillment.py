@@ -6,7 +6,7 @@ import pytest
 from playwright.sync_api import expect
 
 from fulfillment.models import EventRecipientPackage
-from tests.e2e.conftest import DESKTOP, PHONE
+from tests.e2e.conftest import DESKTOP, PHONE, wait_for_htmx
 from tests.fulfillment.factories import (
     AssignmentFactory,
     PackageFactory,
@@ -232,6 +232,9 @@ def test_assign_by_search_then_a_duplicate_offers_the_existing_row(
         event=event, recipient__name="Cousin Carla", quantity=2
     ).exists()
 
+    # The form was just swapped in: let htmx finish wiring it before typing, or the first
+    # keystrokes reach an input nothing listens to yet.
+    wait_for_htmx(page)
     # Wait for the narrowed list itself (not just its size, which the previous narrowed list
     # may share), or a late swap would replace the choice made meanwhile.
     page.get_by_label("Find recipient (name or household)").fill("mary")

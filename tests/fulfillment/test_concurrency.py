@@ -100,3 +100,104 @@ def test_overlapping_bulk_changes_are_each_all_or_nothing_with_consistent_histor
     assert statuses == {"ready"}
     for row in rows:
         assert FulfillmentStatusChange.objects.filter(assignment=row).count() == 1
+
+
+def _slow_history(monkeypatch):
+    """Every bulk change lingers after locking and updating its rows, before it writes the
+    history and commits, so overlapping changes really wait for each other."""
+    original = services._insert_history_for
+
+    def slow(*args, **kwargs):
+        time.sleep(0.1)
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(services, "_insert_history_for", slow)
+
+
+def _assert_each_row_moved_once(rows, results):
+    assert all(kind == "ok" for kind, _ in results), results
+    assert sum(count for _, count in results) == len(rows)
+    for row in rows:
+        assert FulfillmentStatusChange.objects.filter(assignment=row).count() == 1
+
+
+def test_overlapping_bulk_changes_that_hold_their_locks_stay_consistent(monkeypatch):
+    rows = AssignmentFactory.create_batch(40, event=EventFactory())
+    _slow_history(monkeypatch)
+
+    results = _overlapping_bulks(rows)
+
+    _assert_each_row_moved_once(rows, results)
+
+
+def test_control_overlapping_bulk_changes_without_the_row_lock_move_rows_twice(monkeypatch):
+    from django.db.models import QuerySet
+
+    rows = AssignmentFactory.create_batch(40, event=EventFactory())
+    _slow_history(monkeypatch)
+    monkeypatch.setattr(QuerySet, "select_for_update", lambda self, **kwargs: self)
+
+    results = _overlapping_bulks(rows)
+
+    with pytest.raises(AssertionError):
+        _assert_each_row_moved_once(rows, results)
+
+
+# Deadlocks: rows are locked in primary-key order, so two changes over the same rows, given
+# in opposite orders, queue instead of each holding a row the other waits for.
+
+
+def test_bulk_change_locks_its_rows_in_one_statement_ordered_by_primary_key():
+    from django.test.utils import CaptureQueriesContext
+
+    ids = [row.pk for row in AssignmentFactory.create_batch(3)]
+    with CaptureQueriesContext(connection) as queries, transaction.atomic():
+        services.bulk_update_fulfillment_status(ids[::-1], "ready", connection=connection)
+    locking = [q["sql"] for q in queries if "FOR UPDATE" in q["sql"]]
+    assert len(locking) == 1
+    # The first selected column is the primary key; rows are locked as they are returned.
+    assert locking[0].startswith('SELECT "fulfillment_eventrecipientpackage"."id" AS "pk"')
+    assert "ORDER BY 1 ASC FOR UPDATE" in locking[0]
+
+
+def test_bulk_changes_given_the_rows_in_opposite_orders_do_not_deadlock(monkeypatch):
+    rows = AssignmentFactory.create_batch(20, event=EventFactory())
+    ids = [row.pk for row in rows]
+    _slow_history(monkeypatch)
+
+    def call(i):
+        order = ids if i % 2 == 0 else ids[::-1]
+        with transaction.atomic():
+            return services.bulk_update_fulfillment_status(order, "ready", connection=connection)
+
+    results = run_concurrently(6, call)
+
+    _assert_each_row_moved_once(rows, results)
+
+
+def _lock_one_by_one(ids):
+    """Lock rows one statement at a time, as a loop of single-row changes would."""
+    with transaction.atomic():
+        for pk in ids:
+            EventRecipientPackage.objects.select_for_update().get(pk=pk)
+            time.sleep(0.05)
+
+
+def test_row_by_row_locks_in_primary_key_order_do_not_deadlock():
+    ids = [row.pk for row in AssignmentFactory.create_batch(4)]
+
+    results = run_concurrently(4, lambda i: _lock_one_by_one(sorted(ids)))
+
+    assert [kind for kind, _ in results] == ["ok"] * 4, results
+
+
+def test_control_row_by_row_locks_in_opposite_orders_deadlock():
+    from django.db import OperationalError
+
+    ids = [row.pk for row in AssignmentFactory.create_batch(4)]
+
+    results = run_concurrently(2, lambda i: _lock_one_by_one(ids if i == 0 else ids[::-1]))
+
+    errors = [exc for kind, exc in results if kind == "error"]
+    assert errors, results
+    assert all(isinstance(exc, OperationalError) and "deadlock" in str(exc) for exc in errors)

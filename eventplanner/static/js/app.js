@@ -77,6 +77,23 @@
     });
   });
 
+  // Escape inside an inline edit form cancels it. (A key filter in hx-trigger would need
+  // eval, which the Content-Security-Policy forbids.)
+  document.addEventListener("keydown", function (event) {
+    if (event.key !== "Escape" || !event.target.closest) return;
+    var row = event.target.closest("tr.editing, form");
+    var cancel = row && row.querySelector("[data-cancel-on-escape]");
+    if (cancel) {
+      event.preventDefault();
+      cancel.click();
+    }
+  });
+
+  // Print buttons (no inline onclick: the Content-Security-Policy forbids inline script).
+  document.addEventListener("click", function (event) {
+    if (event.target.closest && event.target.closest("[data-print]")) window.print();
+  });
+
   document.addEventListener("htmx:sendError", function () {
     show("Could not reach the server. Check your connection and try again; nothing was changed.");
   });

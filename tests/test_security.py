@@ -1,0 +1,263 @@
+"""Security: sign-in required everywhere, permissions per role and action, CSRF on htmx
+posts, markup in names shown escaped on every page and in the admin."""
+
+from __future__ import annotations
+
+import html
+import json
+import re
+from dataclasses import dataclass
+
+import pytest
+from django.apps import apps
+from django.contrib.auth.models import Group
+from django.contrib.contenttypes.models import ContentType
+from django.test import Client
+from django.urls import URLPattern, URLResolver, get_resolver, reverse
+from django.utils.regex_helper import normalize
+
+from fulfillment.models import EventRecipientPackage, Package, Recipient
+from planning.models import Event, FinishedGood, Recipe
+from tests.reliability import (
+    ADMIN_WRITE_CASES,
+    FULFILLMENT_WRITE_CASES,
+    HTMX,
+    PLANNING_WRITE_CASES,
+    changed_tables,
+    db_state,
+    make_world,
+)
+
+pytestmark = pytest.mark.django_db
+
+# ---------------------------------------------------------------------------------------
+# The URL configuration, walked
+# ---------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Route:
+    name: str  # "namespace:name", or the pattern when unnamed
+    path: str
+
+
+def _walk(patterns, prefix="", namespace=""):
+    for pattern in patterns:
+        regex = prefix + pattern.pattern.regex.pattern.lstrip("^")
+        if isinstance(pattern, URLResolver):
+            ns = f"{namespace}{pattern.namespace}:" if pattern.namespace else namespace
+            yield from _walk(pattern.url_patterns, regex, ns)
+        elif isinstance(pattern, URLPattern):
+            yield (f"{namespace}{pattern.name}" if pattern.name else regex), regex
+
+
+def _value(param: str, fmt: str, world) -> str:
+    """An existing object's id (or a valid word) for each URL parameter."""
+    if param == "kind":
+        return "production"
+    if param == "app_label":
+        return "planning"
+    if param == "url":
+        return "no-such-page/"
+    if param == "content_type_id":
+        return str(ContentType.objects.get_for_model(Event).pk)
+    if param == "item_id":
+        return str(world.ids["targeted_recipe"])
+    if param == "object_id" and fmt.startswith("admin/r/"):
+        return str(world.event.pk)
+    if param in ("object_id", "id", "pk"):
+        segments = fmt.split("/")
+        if fmt.startswith("admin/"):
+            model = apps.get_model(segments[1], segments[2])
+            first = model._default_manager.order_by("pk").values_list("pk", flat=True).first()
+            return str(first or 1)
+        if fmt.startswith("recipes/"):
+            return str(world.ids["targeted_recipe"])
+        if fmt.startswith("finished-goods/"):
+            return str(world.ids["spare_good"])
+    return str(world.event.pk)
+
+
+def all_routes(world) -> list[Route]:
+    routes = []
+    for name, regex in _walk(get_resolver().url_patterns):
+        fmt, params = normalize(regex)[0]
+        values = {param: _value(param, fmt, world) for param in params}
+        routes.append(Route(name, "/" + fmt % values))
+    return routes
+
+
+@pytest.fixture
+def world():
+    return make_world()
+
+
+# healthz: the load balancer's liveness check; it shows nothing and touches no data.
+PUBLIC = {"login", "logout", "admin:login", "admin:logout", "healthz"}
+
+
+def _to_login(response, login_path: str) -> bool:
+    return response.status_code == 302 and response["Location"].startswith(login_path + "?next=")
+
+
+def test_the_walk_covers_every_route(world):
+    names = {route.name for route in all_routes(world)}
+    planning = {f"planning:{p.name}" for p in get_resolver("planning.urls").url_patterns}
+    assert planning <= names
+    assert {"admin:index", "admin:planning_event_change", "admin:view_on_site"} <= names
+    assert len(names) > 80  # every admin model's pages are in it
+
+
+def test_every_url_except_sign_in_and_out_redirects_anonymous_users_to_login(client, world):
+    before = db_state()
+    problems = []
+    for route in all_routes(world):
+        if route.name in PUBLIC:
+            continue
+        login = reverse("admin:login") if route.path.startswith("/admin/") else reverse("login")
+        responses = {"GET": client.get(route.path), "POST": client.post(route.path, {})}
+        redirected = [m for m, r in responses.items() if _to_login(r, login)]
+        other = {
+            m: r.status_code
+            for m, r in responses.items()
+            if not _to_login(r, login) and r.status_code != 405  # 405: method not offered
+        }
+        if not redirected or other:
+            codes = {m: r.status_code for m, r in responses.items()}
+            problems.append((route.name, route.path, codes))
+    assert problems == []
+    assert changed_tables(before, db_state()) == []
+
+
+def test_sign_in_pages_and_static_files_are_public(client):
+    assert client.get(reverse("login")).status_code == 200
+    assert client.get(reverse("admin:login")).status_code == 200
+    assert client.get("/static/css/app.css").status_code == 200
+    assert client.get("/static/js/app.js").status_code == 200
+
+
+# ---------------------------------------------------------------------------------------
+# Permissions: every role x every write
+# ---------------------------------------------------------------------------------------
+
+# Which kinds of write (WriteCase.perm_kind) each role may do; None: signed in, no role.
+ALLOWED = {
+    "Planners": {"plan"},
+    "Packers": {"status", "admin"},
+    "Coordinators": {"plan", "status", "undo", "admin"},
+    None: set(),
+}
+ROLE_CASES = PLANNING_WRITE_CASES + ADMIN_WRITE_CASES + FULFILLMENT_WRITE_CASES
+
+
+@pytest.mark.parametrize("role", list(ALLOWED), ids=lambda role: role or "no-role")
+@pytest.mark.parametrize("case", ROLE_CASES, ids=lambda case: case.name)
+def test_each_role_may_do_exactly_its_writes(case, role, world, django_user_model):
+    # Staff, so the admin actions are judged by the permission, not by admin access.
+    user = django_user_model.objects.create_user("someone", password="pw-1", is_staff=True)
+    if role:
+        user.groups.add(Group.objects.get(name=role))
+    client = Client()
+    client.force_login(user)
+    before = db_state()
+
+    response = case.send(client, world)
+
+    changed = changed_tables(before, db_state())
+    if case.perm_kind in ALLOWED[role]:
+        assert response.status_code in (200, 302)
+        assert changed, f"{role} should be able to {case.name}"
+    else:
+        assert changed == [], f"{role} changed {changed} through {case.name}"
+        if case.perm_kind != "admin":  # the admin answers with its own page or redirect
+            assert response.status_code == 403
+
+
+# ---------------------------------------------------------------------------------------
+# CSRF
+# ---------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def csrf_client(role_user):
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(role_user("Coordinators"))
+    return client
+
+
+def test_htmx_post_with_the_token_from_the_page_works_and_without_it_is_refused(csrf_client, world):
+    page = csrf_client.get(reverse("planning:event_detail", args=[world.event.pk]))
+    headers = re.search(r"hx-headers='([^']+)'", page.content.decode()).group(1)
+    token = json.loads(html.unescape(headers))["X-CSRFToken"]
+    url = reverse("planning:production_target_add", args=[world.event.pk])
+    data = {"recipe": world.ids["free_recipe"], "target_batches": 3}
+    before = db_state()
+
+    refused = csrf_client.post(url, data, **HTMX)
+    assert refused.status_code == 403
+    assert "This form has expired" in refused.content.decode()
+    assert changed_tables(before, db_state()) == []
+
+    accepted = csrf_client.post(url, data, HTTP_X_CSRFTOKEN=token, **HTMX)
+    assert accepted.status_code == 200
+    assert changed_tables(before, db_state()) == ["planning.EventProductionTarget"]
+
+
+@pytest.mark.parametrize("case", ROLE_CASES, ids=lambda case: case.name)
+def test_every_write_without_a_csrf_token_is_refused(case, world, django_user_model):
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(django_user_model.objects.create_superuser("root", "r@x.org", "pw-1"))
+    before = db_state()
+    assert case.send(client, world).status_code == 403
+    assert changed_tables(before, db_state()) == []
+
+
+# ---------------------------------------------------------------------------------------
+# Markup in names
+# ---------------------------------------------------------------------------------------
+
+PAYLOADS = ["<script>alert(1)</script>", '"><img src=x onerror=alert(1)>']
+RAW_MARKERS = ["<script>alert(1)", "<img src=x onerror"]
+
+
+def _make_names_hostile() -> None:
+    for model, fields in [
+        (Event, ["name", "notes"]),
+        (Recipe, ["name", "category", "yield_unit", "notes"]),
+        (FinishedGood, ["name", "description"]),
+        (Recipient, ["name", "household", "address", "notes"]),
+        (Package, ["name", "description"]),
+        (EventRecipientPackage, ["notes"]),
+    ]:
+        for i, obj in enumerate(model.objects.order_by("pk")):
+            for field in fields:
+                limit = model._meta.get_field(field).max_length or 1000
+                value = f"{PAYLOADS[i % 2]} {i}"
+                setattr(obj, field, value[:limit] if len(value) > limit else value)
+            obj.save()
+
+
+def test_names_with_markup_are_escaped_on_every_page_and_in_the_admin(world, admin_client):
+    _make_names_hostile()
+    shown = 0
+    problems = []
+    for route in all_routes(world):
+        if route.name in ("logout", "admin:logout"):
+            continue
+        for extra in ({}, HTMX):
+            response = admin_client.get(route.path, **extra)
+            assert response.status_code < 500, route
+            if response.status_code != 200 or "html" not in response.get("Content-Type", ""):
+                continue
+            body = response.content.decode()
+            problems += [(route.path, m) for m in RAW_MARKERS if m in body]
+            shown += "&lt;script&gt;alert(1)&lt;/script&gt;" in body
+    assert problems == []
+    assert shown > 20  # the names really were on the pages
+
+
+def test_control_the_escaping_check_catches_unescaped_output(world, admin_client):
+    from django.template import engines
+
+    rendered = engines["django"].from_string("{{ name|safe }}").render({"name": PAYLOADS[0]})
+    assert any(marker in rendered for marker in RAW_MARKERS)
