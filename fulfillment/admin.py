@@ -85,6 +85,28 @@ class EventRecipientPackageAdmin(admin.ModelAdmin):
     inlines = [StatusChangeInline]
     actions = ["mark_ready", "mark_delivered", "undo_status"]
 
+    def get_readonly_fields(self, request: HttpRequest, obj=None):
+        # Once a package has moved, who got what for which event is part of the record:
+        # only quantity and notes stay editable.
+        if obj is not None and (
+            obj.fulfillment_status != FulfillmentStatus.PENDING or obj.status_changes.exists()
+        ):
+            return [*self.readonly_fields, "event", "recipient", "package"]
+        return self.readonly_fields
+
+    def get_actions(self, request: HttpRequest):
+        # Bulk delete would bypass the rule that only pending, never-moved assignments go.
+        actions = super().get_actions(request)
+        actions.pop("delete_selected", None)
+        return actions
+
+    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
+        if obj is not None and (
+            obj.fulfillment_status != FulfillmentStatus.PENDING or obj.status_changes.exists()
+        ):
+            return False
+        return super().has_delete_permission(request, obj)
+
     def has_change_fulfillment_status_permission(self, request: HttpRequest) -> bool:
         return request.user.has_perm(services.CHANGE_STATUS_PERM)
 

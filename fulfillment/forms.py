@@ -57,7 +57,9 @@ class FulfillmentFilterForm(forms.Form):
     page = forms.IntegerField(required=False, min_value=1, max_value=1_000_000)
 
     def filters(self) -> dict:
-        data = self.cleaned_data if self.is_valid() else {}
+        # Each field on its own: a mangled page number keeps the status and the search.
+        self.is_valid()
+        data = self.cleaned_data
         return {
             "status": data.get("status") or None,
             "search": (data.get("q") or "").strip(),

@@ -70,8 +70,8 @@ DUPLICATE_ASSIGNMENT = (
     "Edit the existing assignment instead."
 )
 REMOVE_NOT_PENDING = (
-    "Only a pending assignment can be removed; this one is {current}. "
-    "Undo its status first if it was changed by mistake."
+    "Only a pending assignment that was never marked ready can be removed; this one is "
+    "{current}. Its status history is the record of what happened, so it stays."
 )
 REMOVE_HAS_HISTORY = "This assignment has status history, which is kept: it cannot be removed."
 
@@ -880,7 +880,8 @@ def get_export_rows(
             package=row.package.name,
             quantity=row.quantity,
             status=row.get_fulfillment_status_display(),
-            last_changed_at=row.status_changed_at,
+            # Never moved: no status change to report (not the time it was assigned).
+            last_changed_at=row.status_changed_at if row.last_change_source else None,
             last_changed_by=row.last_changed_by or "",
         )
         for row in queryset

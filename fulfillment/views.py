@@ -230,7 +230,21 @@ def assignment_status(request: HttpRequest, event_id: int, assignment_id: int) -
         if checklist:
             return redirect("fulfillment:delivery_checklist", event_id=event.pk)
         return redirect(_page_url(event, _filters(request), f"#assignment-{row.pk}"))
-    context = _row_context(request, event, row, conflict=conflict, notice=notice, error=error)
+    live_text = (
+        notice
+        or error
+        or f"{row.recipient.name}: {row.package.name} is now {row.fulfillment_status}."
+    )
+    context = _row_context(
+        request,
+        event,
+        row,
+        conflict=conflict,
+        notice=notice,
+        error=error,
+        refocus=True,
+        live_text=live_text,
+    )
     if checklist:
         return render(request, "fulfillment/checklist.html#stop_row", context)
     return _row_response(request, context, with_counts=True)
@@ -238,7 +252,9 @@ def assignment_status(request: HttpRequest, event_id: int, assignment_id: int) -
 
 def _conflict_text(row: EventRecipientPackage) -> str:
     who = row.last_changed_by or ("a script" if row.last_change_source else "someone")
-    when = timezone.localtime(row.status_changed_at).strftime("%H:%M")
+    changed = timezone.localtime(row.status_changed_at)
+    same_day = changed.date() == timezone.localdate()
+    when = changed.strftime("%H:%M") if same_day else changed.strftime("%d %b %Y %H:%M")
     return CONFLICT.format(who=who, when=when, status=row.fulfillment_status)
 
 
@@ -354,7 +370,8 @@ def assignment_detail(request: HttpRequest, event_id: int, assignment_id: int) -
         event = _get_event(event_id)
         row = _get_row(event, assignment_id)
     if request.htmx:
-        return _row_response(request, _row_context(request, event, row))
+        # Back from the history, an edit or an undo: focus returns to the row's links.
+        return _row_response(request, _row_context(request, event, row, focus_history=True))
     return _assignment_page(request, event, row)
 
 
@@ -368,7 +385,9 @@ def assignment_history(request: HttpRequest, event_id: int, assignment_id: int) 
         row = _get_row(event, assignment_id)
         history = services.get_status_history(row.pk, connection=connection)
     if request.htmx:
-        context = _row_context(request, event, row, history=history, show_history=True)
+        context = _row_context(
+            request, event, row, history=history, show_history=True, focus_history=True
+        )
         return _row_response(request, context)
     return _assignment_page(request, event, row)
 
@@ -481,6 +500,13 @@ def assignment_remove(request: HttpRequest, event_id: int, assignment_id: int) -
     with transaction.atomic():
         event = _get_event(event_id)
         row = _get_row(event, assignment_id)
+    if not request.htmx and request.POST.get("confirm") != "yes":
+        # The htmx button asks in the browser (hx-confirm); without JavaScript, ask here.
+        return render(
+            request,
+            "fulfillment/assignment_confirm_remove.html",
+            {"event": event, "a": row, "filter_query": _filter_query(_filters(request))},
+        )
     try:
         with transaction.atomic():
             services.remove_assignment(row.pk, connection=connection)
@@ -621,10 +647,16 @@ def export_csv(request: HttpRequest, event_id: int) -> HttpResponse:
     response = HttpResponse(content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="{name}-packages{suffix}.csv"'
     response["X-Content-Type-Options"] = "nosniff"
+    # A byte-order mark, so spreadsheet programs read accented names as UTF-8.
+    response.write("\ufeff")
     writer = csv.writer(response)
     writer.writerow(CSV_HEADER)
     for row in rows:
-        changed_at = timezone.localtime(row.last_changed_at).strftime("%Y-%m-%d %H:%M")
+        changed_at = (
+            timezone.localtime(row.last_changed_at).strftime("%Y-%m-%d %H:%M")
+            if row.last_changed_at
+            else ""
+        )
         writer.writerow(
             [
                 csv_safe(value)

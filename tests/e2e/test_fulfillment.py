@@ -188,7 +188,7 @@ def test_phone_width_checklist_and_page_are_usable(
 
     page.goto(f"{live_server.url}/events/{event.pk}/checklist/")
     expect(page.get_by_role("heading", name="Smiths")).to_be_visible()
-    button = page.get_by_role("button", name=re.compile(r"Delivered\s*: Aunt Mary"))
+    button = page.get_by_role("button", name=re.compile(r"Mark delivered\s*: Aunt Mary"))
     box = button.bounding_box()
     assert box["height"] >= 44  # a comfortable touch target
     assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]

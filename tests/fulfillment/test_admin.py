@@ -117,3 +117,17 @@ def test_every_model_has_a_working_admin_list_and_search(admin_client, model):
     app, name = model.split("/")
     response = admin_client.get(reverse(f"admin:{app}_{name}_changelist"), {"q": "a"})
     assert response.status_code == 200
+
+
+def test_a_moved_assignment_keeps_who_and_what_in_the_admin(admin_client):
+    row = AssignmentFactory(ready=True)
+    url = reverse("admin:fulfillment_eventrecipientpackage_change", args=[row.pk])
+    page = admin_client.get(url).content.decode()
+    assert 'name="recipient"' not in page
+    assert 'name="package"' not in page
+    assert 'name="quantity"' in page
+    delete = reverse("admin:fulfillment_eventrecipientpackage_delete", args=[row.pk])
+    assert admin_client.post(delete, {"post": "yes"}).status_code == 403
+    assert EventRecipientPackage.objects.filter(pk=row.pk).exists()
+    changelist = admin_client.get(CHANGELIST).content.decode()
+    assert "delete_selected" not in changelist

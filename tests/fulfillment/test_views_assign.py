@@ -43,6 +43,21 @@ def test_typing_in_the_recipient_search_returns_only_its_choices(client_as, even
     assert "HX-Trigger-Name" in response["Vary"]
 
 
+def test_a_late_search_answer_keeps_the_recipient_already_chosen(client_as, event):
+    mary = RecipientFactory(name="Aunt Mary", household="")
+    RecipientFactory(name="Mary Poppins", household="")
+    html = (
+        client_as("Planners")
+        .get(
+            new_url(event, f"?recipient_q=mary&recipient={mary.pk}"),
+            HTTP_HX_TRIGGER_NAME="recipient_q",
+            **HTMX,
+        )
+        .content.decode()
+    )
+    assert f'<option value="{mary.pk}" selected>Aunt Mary</option>' in html
+
+
 def test_search_button_narrows_the_choices_keeps_the_input_and_saves_nothing(client_as, event):
     RecipientFactory(name="Aunt Mary")
     bob = RecipientFactory(name="Uncle Bob")

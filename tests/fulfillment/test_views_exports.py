@@ -36,7 +36,9 @@ def move(row, status, user=None):
 
 def read_csv(response):
     assert response["Content-Type"] == "text/csv; charset=utf-8"
-    return list(csv.reader(io.StringIO(response.content.decode())))
+    # The byte-order mark that tells spreadsheets the file is UTF-8.
+    assert response.content.startswith("\ufeff".encode())
+    return list(csv.reader(io.StringIO(response.content.decode("utf-8-sig"))))
 
 
 @pytest.fixture
@@ -212,7 +214,7 @@ def test_checklist_groups_ready_packages_by_household(client_as, event):
     stops = re.findall(r'<li class="stop card">.*?</ul>', html, re.S)
     assert len(stops) == 1
     assert "<h2>Smiths</h2>" in stops[0]
-    assert stops[0].count("Delivered<span") == 2
+    assert stops[0].count("Mark delivered<span") == 2
     assert "Pending Pete" not in html
 
 
@@ -274,3 +276,11 @@ def test_fulfillment_page_runs_in_constant_queries(
     html = response.content.decode()
     assert html.count('<tbody id="assignment-') == min(count, 50)
     assert "by bulk" in html
+
+
+def test_csv_leaves_the_last_change_blank_for_packages_never_moved(client_as, event):
+    AssignmentFactory(event=event, recipient=RecipientFactory(name="Zed"))
+    url = reverse("fulfillment:export_csv", args=[event.pk])
+    [header, row] = read_csv(client_as("Packers").get(url))
+    assert row[header.index("Last status change")] == ""
+    assert row[header.index("Changed by")] == ""

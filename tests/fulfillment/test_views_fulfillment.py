@@ -530,8 +530,13 @@ def test_remove_pending_row_with_htmx_empties_the_row_and_updates_counts(client_
     assert not EventRecipientPackage.objects.filter(pk=row.pk).exists()
 
 
-def test_remove_without_htmx_redirects(client_as, event, row):
-    response = client_as("Planners").post(action_url("assignment_remove", row))
+def test_remove_without_htmx_asks_first_then_redirects(client_as, event, row):
+    client = client_as("Planners")
+    ask = client.post(action_url("assignment_remove", row))
+    assert ask.status_code == 200
+    assert "Remove</button>" in ask.content.decode()
+    assert EventRecipientPackage.objects.filter(pk=row.pk).exists()
+    response = client.post(action_url("assignment_remove", row), {"confirm": "yes"})
     assert response.status_code == 302
     assert not EventRecipientPackage.objects.filter(pk=row.pk).exists()
 
@@ -539,8 +544,32 @@ def test_remove_without_htmx_redirects(client_as, event, row):
 def test_remove_of_a_row_that_moved_on_is_refused_in_the_row(client_as, event):
     row = AssignmentFactory(event=event, ready=True)
     response = client_as("Planners").post(action_url("assignment_remove", row), **HTMX)
-    assert "Only a pending assignment can be removed" in response.content.decode()
+    assert "Only a pending assignment that was never marked ready" in response.content.decode()
     assert EventRecipientPackage.objects.filter(pk=row.pk).exists()
+
+
+def test_status_change_announces_the_result_and_keeps_focus_on_the_row(client_as, event, row):
+    html = (
+        client_as("Packers")
+        .post(
+            action_url("assignment_status", row),
+            {"new_status": "ready", "expected_status": "pending"},
+            **HTMX,
+        )
+        .content.decode()
+    )
+    assert 'id="live-status"' in html
+    assert f"{row.recipient.name}: {row.package.name} is now ready." in html
+    assert 'class="button primary next-action" autofocus' in html
+
+
+def test_a_row_with_history_offers_no_remove(client_as, event):
+    from tests.fulfillment.factories import StatusChangeFactory
+
+    change = StatusChangeFactory(assignment__event=event, assignment__fulfillment_status="pending")
+    html = client_as("Planners").get(page_url(event)).content.decode()
+    assert "assignment_remove" not in html
+    assert f"/fulfillment/{change.assignment_id}/remove/" not in html
 
 
 def test_remove_needs_the_permission(client_as, event, row):
@@ -570,3 +599,14 @@ def test_filtering_in_place_moves_the_export_links_and_tabs_with_it(client_as, e
     assert "packing-list/?status=ready" in html
     # The status tabs keep the search.
     assert "?status=pending&amp;q=garcia" in html
+
+
+def test_a_bad_page_number_keeps_the_status_and_search(client_as, event):
+    AssignmentFactory(event=event, ready=True, recipient=RecipientFactory(name="Garcia"))
+    AssignmentFactory(event=event, recipient=RecipientFactory(name="Garcia Jr"))
+    html = (
+        client_as("Packers")
+        .get(page_url(event), {"status": "ready", "q": "garcia", "page": "2000000000"}, **HTMX)
+        .content.decode()
+    )
+    assert html.count('class="assignment"') == 1
