@@ -690,12 +690,9 @@ class StatusCounts:
         return getattr(self, status)
 
 
-@dataclass(frozen=True)
-class AssignmentPage:
-    """One page of an event's assignments, with the event-wide counts per status."""
+class _Paging:
+    """Page navigation for a result holding `matching`, `page`, `num_pages`, `per_page`."""
 
-    rows: list[EventRecipientPackage]
-    counts: StatusCounts
     matching: int
     page: int
     num_pages: int
@@ -716,6 +713,18 @@ class AssignmentPage:
     @property
     def end_index(self) -> int:
         return min(self.page * self.per_page, self.matching)
+
+
+@dataclass(frozen=True)
+class AssignmentPage(_Paging):
+    """One page of an event's assignments, with the event-wide counts per status."""
+
+    rows: list[EventRecipientPackage]
+    counts: StatusCounts
+    matching: int
+    page: int
+    num_pages: int
+    per_page: int
 
 
 def _last_change(field: str, alias: str) -> Subquery:
@@ -1032,7 +1041,7 @@ PACKAGE_IN_USE = (
 
 
 @dataclass(frozen=True)
-class CatalogPage:
+class CatalogPage(_Paging):
     """One page of a catalog list; each row carries an `assignment_count` annotation."""
 
     rows: list[Any]
@@ -1040,14 +1049,6 @@ class CatalogPage:
     page: int
     num_pages: int
     per_page: int
-
-    @property
-    def has_previous(self) -> bool:
-        return self.page > 1
-
-    @property
-    def has_next(self) -> bool:
-        return self.page < self.num_pages
 
 
 def _catalog_page(queryset, page: int, per_page: int) -> CatalogPage:

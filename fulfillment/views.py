@@ -149,6 +149,29 @@ def _row_response(request: HttpRequest, context: dict, *, with_counts: bool = Fa
 # ---------------------------------------------------------------------------------------
 
 
+def _list_context(request: HttpRequest, event: Event, filters: dict[str, Any]) -> dict:
+    """One page of the event's assignments with the counts, as the list shows them (call it
+    inside the view's transaction)."""
+    page = services.list_event_assignments(
+        event.pk,
+        status=filters["status"],
+        search=filters["search"],
+        page=filters["page"],
+        per_page=PER_PAGE,
+        connection=connection,
+    )
+    filters["page"] = page.page
+    return {
+        "event": event,
+        "page": page,
+        "counts": page.counts,
+        "filters": filters,
+        "filter_query": _filter_query(filters),
+        "export_query": _filter_query(filters, page=False),
+        **_abilities(request),
+    }
+
+
 @require_GET
 @login_required
 @vary_on_headers("HX-Request")
@@ -158,27 +181,10 @@ def event_fulfillment(request: HttpRequest, event_id: int) -> HttpResponse:
     filters = _filters(request)
     with transaction.atomic():
         event = _get_event(event_id)
-        page = services.list_event_assignments(
-            event.pk,
-            status=filters["status"],
-            search=filters["search"],
-            page=filters["page"],
-            per_page=PER_PAGE,
-            connection=connection,
-        )
-    filters["page"] = page.page
-    context = {
-        "event": event,
-        "page": page,
-        "counts": page.counts,
-        "filters": filters,
-        "filter_query": _filter_query(filters),
-        "export_query": _filter_query(filters, page=False),
-        "filter_form": FulfillmentFilterForm(
-            initial={"status": filters["status"] or "", "q": filters["search"]}
-        ),
-        **_abilities(request),
-    }
+        context = _list_context(request, event, filters)
+    context["filter_form"] = FulfillmentFilterForm(
+        initial={"status": filters["status"] or "", "q": filters["search"]}
+    )
     if _wants_fragment(request):
         return render(request, f"{PAGE}#list_update", {**context, "oob": True})
     return render(request, PAGE, context)
@@ -320,27 +326,8 @@ def bulk_status(request: HttpRequest, event_id: int) -> HttpResponse:
         messages.add_message(request, level, result.get("plain", result["text"]))
         return redirect(_page_url(event, filters))
     with transaction.atomic():
-        page = services.list_event_assignments(
-            event.pk,
-            status=filters["status"],
-            search=filters["search"],
-            page=filters["page"],
-            per_page=PER_PAGE,
-            connection=connection,
-        )
-    filters["page"] = page.page
-    context = {
-        "event": event,
-        "page": page,
-        "counts": page.counts,
-        "filters": filters,
-        "filter_query": _filter_query(filters),
-        "export_query": _filter_query(filters, page=False),
-        "result": result,
-        "selected_ids": set(ids),
-        "oob": True,
-        **_abilities(request),
-    }
+        context = _list_context(request, event, filters)
+    context.update(result=result, selected_ids=set(ids), oob=True)
     return render(request, f"{PAGE}#list_update", context)
 
 
