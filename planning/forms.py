@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from django import forms
 
+from eventplanner.widgets import ListSelect
 from planning.models import Event, FinishedGood, FinishedGoodComponent, Recipe
 
 WHOLE_NUMBER = {
@@ -100,7 +101,10 @@ class ProductionTargetForm(_ItemChoiceForm):
     id_prefix = "production-target"
     item_field = "recipe"
     recipe = forms.ModelChoiceField(
-        queryset=Recipe.objects.all(), empty_label="Choose…", error_messages=CHOOSE_RECIPE
+        queryset=Recipe.objects.all(),
+        empty_label="Choose…",
+        error_messages=CHOOSE_RECIPE,
+        widget=ListSelect,
     )
     target_batches = positive_int_field("Batches")
     notes = forms.CharField(required=False, max_length=2000)
@@ -114,6 +118,7 @@ class AssemblyTargetForm(_ItemChoiceForm):
         label="Finished good",
         empty_label="Choose…",
         error_messages=CHOOSE_GOOD,
+        widget=ListSelect,
     )
     target_quantity = positive_int_field("Quantity")
     notes = forms.CharField(required=False, max_length=2000)
@@ -132,7 +137,10 @@ class AssemblyTargetEditForm(_UniqueIdsForm):
 class ProductionRunForm(_UniqueIdsForm):
     id_prefix = "production-run"
     recipe = forms.ModelChoiceField(
-        queryset=Recipe.objects.all(), empty_label="Choose…", error_messages=CHOOSE_RECIPE
+        queryset=Recipe.objects.all(),
+        empty_label="Choose…",
+        error_messages=CHOOSE_RECIPE,
+        widget=ListSelect,
     )
     num_batches = positive_int_field("Batches")
     actual_yield = forms.IntegerField(
@@ -154,6 +162,7 @@ class AssemblyRunForm(_UniqueIdsForm):
         label="Finished good",
         empty_label="Choose…",
         error_messages=CHOOSE_GOOD,
+        widget=ListSelect,
     )
     quantity = positive_int_field("Quantity")
     notes = forms.CharField(required=False, max_length=2000)
@@ -221,7 +230,10 @@ class ComponentForm(forms.ModelForm):
     # No initial value, so an untouched extra row counts as empty and is skipped.
     quantity = positive_int_field("Items per unit")
     recipe = forms.ModelChoiceField(
-        queryset=Recipe.objects.all(), empty_label="Choose…", error_messages=CHOOSE_RECIPE
+        queryset=Recipe.objects.all(),
+        empty_label="Choose…",
+        error_messages=CHOOSE_RECIPE,
+        widget=ListSelect,
     )
 
     class Meta:

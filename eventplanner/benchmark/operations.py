@@ -165,12 +165,19 @@ def _read_operations(ctx: Context) -> list[tuple[str, str, str, Callable, Callab
     return ops
 
 
-def measure_reads(ctx: Context, *, budget: float = 1.0) -> list[Result]:
+def selected(name: str, only: tuple[str, ...] = ()) -> bool:
+    """Whether `--only` (parts of names; empty: everything) selects this operation or page."""
+    return not only or any(part in name for part in only)
+
+
+def measure_reads(ctx: Context, *, budget: float = 1.0, only: tuple[str, ...] = ()) -> list[Result]:
     results = []
     # Reads need an atomic block (the service contract); one block for all of them, so the
     # timings hold only the calls.
     with transaction.atomic(using=ctx.connection.alias):
         for name, kind, group, service, floor in _read_operations(ctx):
+            if not selected(name, only):
+                continue
             service_s, floor_s, repeats = median_pair(service, floor, budget=budget)
             statements = count_statements(ctx.connection, service)
             service_ms, floor_ms = service_s * MS, floor_s * MS

@@ -40,6 +40,13 @@ class Command(BaseCommand):
             "--reuse", action="store_true", help="Reuse benchmark databases already seeded."
         )
         parser.add_argument("--budget", type=float, default=1.0, help="Seconds per read.")
+        parser.add_argument(
+            "--only",
+            default="",
+            help="Comma-separated parts of operation or page names to measure, e.g. "
+            "'dashboard,get_production_progress'; the rest is left out (for measuring one "
+            "change; the README table comes from a full run).",
+        )
         # Used by the command itself for each database and scale.
         parser.add_argument("--measure", type=float, help="(internal) measure scale N here")
         parser.add_argument("--json", help="(internal) where --measure writes its figures")
@@ -58,20 +65,29 @@ class Command(BaseCommand):
         if settings.DEBUG:
             raise CommandError("Measure with DEBUG off (the query log would skew the figures).")
         scale = options["measure"]
+        only = _only(options["only"])
         ctx = operations.make_context(connection)
         self.stderr.write(f"  scale {scale:g}: reads")
-        results = operations.measure_reads(ctx, budget=options["budget"])
+        results = operations.measure_reads(ctx, budget=options["budget"], only=only)
         if scale == 1:
             self.stderr.write("  scale 1: writes")
-            results.append(operations.measure_set_production_target(ctx))
-            results.append(operations.measure_update_fulfillment_status(ctx))
-            results += operations.measure_bulk_update(ctx)
+            writes = (
+                ("set_production_target", operations.measure_set_production_target),
+                ("update_fulfillment_status", operations.measure_update_fulfillment_status),
+                ("bulk_update_fulfillment_status", operations.measure_bulk_update),
+            )
+            for name, measure in writes:
+                if operations.selected(name, only):
+                    measured = measure(ctx)
+                    results += measured if isinstance(measured, list) else [measured]
         pages = []
         if not options["no_http"]:
             self.stderr.write(f"  scale {scale:g}: pages ({load.load_tool()})")
             cookie = load.session_cookie(connection)
             env = load.server_env(_current_database_url())
-            pages = load.measure_pages(env, cookie, ctx.large, seconds=options["seconds"])
+            pages = load.measure_pages(
+                env, cookie, ctx.large, seconds=options["seconds"], only=only
+            )
         figures = {
             "operations": [r.as_dict() for r in results],
             "problems": operations.check_constant_statements(results),
@@ -106,6 +122,7 @@ class Command(BaseCommand):
                 f"--json={figures_path}",
                 f"--seconds={options['seconds']}",
                 f"--budget={options['budget']}",
+                f"--only={options['only']}",
                 *(["--no-http"] if options["no_http"] else []),
             )
             runs[scale] = {"seed_seconds": seed_seconds, **json.loads(figures_path.read_text())}
@@ -150,7 +167,7 @@ class Command(BaseCommand):
 
     def _seeded(self, env: dict[str, str]) -> bool:
         probe = "from planning.models import Event; print(Event.objects.exists())"
-        command = [sys.executable, str(Path(settings.BASE_DIR) / "manage.py"), "shell", "-c"]
+        command = [sys.executable, str(Path(settings.BASE_DIR) / "manage.py"), "shell", "-v0", "-c"]
         output = subprocess.run(
             [*command, probe], env=env, cwd=settings.BASE_DIR, capture_output=True, text=True
         )
@@ -175,6 +192,10 @@ class Command(BaseCommand):
                     cursor.execute(f'CREATE DATABASE "{name}"')
         parts = urlsplit(_current_database_url())
         return urlunsplit(parts._replace(path=f"/{name}"))
+
+
+def _only(value: str) -> tuple[str, ...]:
+    return tuple(part.strip() for part in value.split(",") if part.strip())
 
 
 def _scale(value: str) -> str:
