@@ -570,7 +570,7 @@ FULFILLMENT_WRITE_CASES: list[WriteCase] = [
     ),
     WriteCase(
         "assignment_remove",
-        _post("fulfillment:assignment_remove", _row("pending_2"), lambda w: {}),
+        _post("fulfillment:assignment_remove", _row("pending_2"), lambda w: {"confirm": "yes"}),
     ),
     WriteCase(
         "recipient_new",
