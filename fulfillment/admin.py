@@ -6,6 +6,7 @@ from django.db import connections, transaction
 from django.http import HttpRequest
 from django.template.response import TemplateResponse
 
+from eventplanner.domain import MAX_ID
 from fulfillment import services
 from fulfillment.models import (
     ChangeSource,
@@ -53,6 +54,9 @@ class StatusChangeInline(admin.TabularInline):
 
     def has_change_permission(self, request, obj=None) -> bool:
         return False
+
+
+SELECTION_INVALID = "That selection is not a list of packages; select the packages again."
 
 
 def _plural(count: int, word: str) -> str:
@@ -106,6 +110,15 @@ class EventRecipientPackageAdmin(admin.ModelAdmin):
         ):
             return False
         return super().has_delete_permission(request, obj)
+
+    def response_action(self, request: HttpRequest, queryset):
+        # Django filters by the posted selection as it is: a word, or a number beyond the id
+        # column, would be a server error instead of a message.
+        selected = request.POST.getlist(helpers.ACTION_CHECKBOX_NAME)
+        if not all(v.isascii() and v.isdigit() and int(v) <= MAX_ID for v in selected):
+            self.message_user(request, SELECTION_INVALID, messages.WARNING)
+            return None
+        return super().response_action(request, queryset)
 
     def has_change_fulfillment_status_permission(self, request: HttpRequest) -> bool:
         return request.user.has_perm(services.CHANGE_STATUS_PERM)

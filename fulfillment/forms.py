@@ -188,7 +188,16 @@ class PackageItemForm(forms.Form):
         return data
 
 
-PackageItemFormSet = forms.formset_factory(PackageItemForm, extra=3, can_delete=True)
+PackageItemFormSet = forms.formset_factory(
+    PackageItemForm,
+    extra=3,
+    can_delete=True,
+    # A package holds a handful of goods; a posted form count beyond this is refused
+    # instead of building and rendering thousands of forms (one query each).
+    max_num=50,
+    absolute_max=50,
+    validate_max=True,
+)
 
 
 def package_items_from(formset) -> list[tuple[int, int]]:

@@ -12,6 +12,7 @@ tests/test_hostile_input.py as well.
 from __future__ import annotations
 
 import datetime
+import re
 from collections.abc import Callable
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -120,6 +121,7 @@ def make_world() -> World:
     event, an event that may be deleted and catalog items that may be deleted."""
     from tests.fulfillment.factories import (
         AssignmentFactory,
+        PackageFactory,
         PackageItemFactory,
         RecipientFactory,
         StatusChangeFactory,
@@ -165,6 +167,11 @@ def make_world() -> World:
     StatusChangeFactory(assignment=ready)
     AssignmentFactory(event=deletable, package=item.package)
     other_assignment = AssignmentFactory(event=other, package=item.package)
+    # Catalog rows nobody uses yet: they may be assigned or deleted.
+    free_recipient = RecipientFactory(name="Cousin Jo", household="Jo's flat")
+    free_package = PackageItemFactory(
+        package=PackageFactory(name="Empty hamper"), finished_good=spare_good, quantity=1
+    ).package
 
     return World(
         event=event,
@@ -183,6 +190,10 @@ def make_world() -> World:
             "ready": ready.pk,
             "other_assignment": other_assignment.pk,
             "package": item.package_id,
+            "recipient": pending[0].recipient_id,
+            "other_recipient": other_assignment.recipient_id,
+            "free_recipient": free_recipient.pk,
+            "free_package": free_package.pk,
         },
     )
 
@@ -196,7 +207,8 @@ def make_world() -> World:
 class WriteCase:
     """One write through the web: `send(client, world)` returns the response. `perm_kind`
     says who may do it: "plan" (Planners, Coordinators), "status" (Packers, Coordinators),
-    "undo" (Coordinators) or "admin" (staff with the status permission)."""
+    "undo" (Coordinators), "admin" (staff with the status permission) or "admin_undo" (staff
+    with the undo permission)."""
 
     name: str
     send: Callable[[Client, World], Any]
@@ -404,16 +416,209 @@ PLANNING_WRITE_CASES = [
     ),
 ]
 
+CHANGELIST = "admin:fulfillment_eventrecipientpackage_changelist"
+HIDDEN_INPUT = re.compile(r'<input type="hidden" name="([^"]+)" value="([^"]*)">')
+
+
+def _admin_undo(ids: list[str], reason: str = "Marked by accident"):
+    """The admin's undo action as a user does it: the action opens the intermediate page
+    (which writes nothing), whose form posts back with the reason. When the page is not
+    shown (no permission), the confirmation is posted anyway, as a crafted request would."""
+
+    def send(client: Client, world: World):
+        url = reverse(CHANGELIST)
+        data = {"action": "undo_status", "_selected_action": [world.ids[i] for i in ids]}
+        page = client.post(url, data)
+        confirm = {**data, "apply": "1", "select_across": "0", "index": "0"}
+        if page.status_code == 200 and 'name="reason"' in page.content.decode():
+            confirm = {}
+            for name, value in HIDDEN_INPUT.findall(page.content.decode()):
+                confirm.setdefault(name, []).append(value)
+        return client.post(url, {**confirm, "reason": reason})
+
+    return send
+
+
 ADMIN_WRITE_CASES = [
     WriteCase("admin_mark_ready", _action("mark_ready", ["pending_1", "pending_2"]), "admin"),
     WriteCase("admin_mark_delivered", _action("mark_delivered", ["ready"]), "admin"),
+    WriteCase("admin_undo", _admin_undo(["ready"]), "admin_undo"),
 ]
 
-# ---- ADD THE FULFILLMENT ENDPOINTS HERE when their views land -------------------------
-# e.g. WriteCase("status_ready", _post("fulfillment:status", ..., htmx=True), "status"),
-#      WriteCase("bulk_ready", ...,"status"), WriteCase("undo", ..., "undo"),
-#      assignment add/edit/remove, recipient and package create/edit/delete ("plan").
-FULFILLMENT_WRITE_CASES: list[WriteCase] = []
+
+def _row(key: str) -> Callable[[World], list]:
+    return lambda w: [w.event.pk, w.ids[key]]
+
+
+def _item_formset(rows: list[tuple[int | str, int | str]]) -> dict:
+    data = {
+        "items-TOTAL_FORMS": str(len(rows) + 1),
+        "items-INITIAL_FORMS": "0",
+        "items-MIN_NUM_FORMS": "0",
+        "items-MAX_NUM_FORMS": "1000",
+    }
+    for i, (good, quantity) in enumerate([*rows, ("", "")]):
+        data[f"items-{i}-finished_good"] = good
+        data[f"items-{i}-quantity"] = quantity
+    return data
+
+
+RECIPIENT = {"name": "Aunt Mary", "household": "The Smiths", "address": "1 Main St", "notes": ""}
+
+FULFILLMENT_WRITE_CASES: list[WriteCase] = [
+    WriteCase(
+        "status_ready",
+        _post(
+            "fulfillment:assignment_status",
+            _row("pending_1"),
+            lambda w: {"new_status": "ready", "expected_status": "pending"},
+            htmx=True,
+        ),
+        "status",
+    ),
+    WriteCase(
+        "status_delivered",
+        _post(
+            "fulfillment:assignment_status",
+            _row("ready"),
+            lambda w: {"new_status": "delivered", "expected_status": "ready"},
+        ),
+        "status",
+    ),
+    WriteCase(
+        "checklist_delivered",
+        _post(
+            "fulfillment:assignment_status",
+            _row("ready"),
+            lambda w: {"view": "checklist", "new_status": "delivered", "expected_status": "ready"},
+            htmx=True,
+        ),
+        "status",
+    ),
+    WriteCase(
+        "bulk_ready",
+        _post(
+            "fulfillment:bulk_status",
+            _event,
+            lambda w: {"ids": [w.ids["pending_1"], w.ids["pending_2"]], "new_status": "ready"},
+            htmx=True,
+        ),
+        "status",
+    ),
+    WriteCase(
+        "bulk_delivered",
+        _post(
+            "fulfillment:bulk_status",
+            _event,
+            lambda w: {"ids": [w.ids["ready"]], "new_status": "delivered"},
+        ),
+        "status",
+    ),
+    WriteCase(
+        "undo",
+        _post(
+            "fulfillment:assignment_undo",
+            _row("ready"),
+            lambda w: {"reason": "Marked by accident", "expected_status": "ready"},
+            htmx=True,
+        ),
+        "undo",
+    ),
+    WriteCase(
+        "undo_without_javascript",
+        _post(
+            "fulfillment:assignment_undo",
+            _row("ready"),
+            lambda w: {"reason": "Wrong row", "expected_status": "ready"},
+        ),
+        "undo",
+    ),
+    WriteCase(
+        "assignment_new",
+        _post(
+            "fulfillment:assignment_new",
+            _event,
+            lambda w: {
+                "recipient": w.ids["free_recipient"],
+                "package": w.ids["package"],
+                "quantity": 2,
+                "notes": "no nuts",
+            },
+        ),
+    ),
+    WriteCase(
+        "assignment_new_htmx",
+        _post(
+            "fulfillment:assignment_new",
+            _event,
+            lambda w: {
+                "recipient": w.ids["recipient"],
+                "package": w.ids["free_package"],
+                "quantity": 1,
+            },
+            htmx=True,
+        ),
+    ),
+    WriteCase(
+        "assignment_edit",
+        _post(
+            "fulfillment:assignment_edit",
+            _row("pending_1"),
+            lambda w: {"quantity": 3, "notes": "three, please"},
+            htmx=True,
+        ),
+    ),
+    WriteCase(
+        "assignment_remove",
+        _post("fulfillment:assignment_remove", _row("pending_2"), lambda w: {"confirm": "yes"}),
+    ),
+    WriteCase(
+        "recipient_new",
+        _post("fulfillment:recipient_new", lambda w: [], lambda w: RECIPIENT),
+    ),
+    WriteCase(
+        "recipient_edit",
+        _post(
+            "fulfillment:recipient_edit",
+            lambda w: [w.ids["recipient"]],
+            lambda w: {**RECIPIENT, "notes": "allergic to nuts"},
+            htmx=True,
+        ),
+    ),
+    WriteCase(
+        "recipient_delete",
+        _post("fulfillment:recipient_delete", lambda w: [w.ids["free_recipient"]], lambda w: {}),
+    ),
+    WriteCase(
+        "package_new",
+        _post(
+            "fulfillment:package_new",
+            lambda w: [],
+            lambda w: {
+                "name": "Big hamper",
+                "description": "d",
+                **_item_formset([(w.ids["boxed_good"], 2), (w.ids["spare_good"], 1)]),
+            },
+        ),
+    ),
+    WriteCase(
+        "package_edit",
+        _post(
+            "fulfillment:package_edit",
+            lambda w: [w.ids["package"]],
+            lambda w: {
+                "name": "Cookie parcel",
+                "description": "",
+                **_item_formset([(w.ids["boxed_good"], 3), (w.ids["loose_good"], 1)]),
+            },
+            htmx=True,
+        ),
+    ),
+    WriteCase(
+        "package_delete",
+        _post("fulfillment:package_delete", lambda w: [w.ids["free_package"]], lambda w: {}),
+    ),
+]
 
 WRITE_CASES = PLANNING_WRITE_CASES + ADMIN_WRITE_CASES + FULFILLMENT_WRITE_CASES
 

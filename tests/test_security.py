@@ -3,7 +3,9 @@ posts, markup in names shown escaped on every page and in the admin."""
 
 from __future__ import annotations
 
+import csv
 import html
+import io
 import json
 import re
 from dataclasses import dataclass
@@ -63,6 +65,12 @@ def _value(param: str, fmt: str, world) -> str:
         return str(ContentType.objects.get_for_model(Event).pk)
     if param == "item_id":
         return str(world.ids["targeted_recipe"])
+    if param == "assignment_id":
+        return str(world.ids["ready"])  # of world.event, with history: every part is shown
+    if param == "recipient_id":
+        return str(world.ids["recipient"])
+    if param == "package_id":
+        return str(world.ids["package"])
     if param == "object_id" and fmt.startswith("admin/r/"):
         return str(world.event.pk)
     if param in ("object_id", "id", "pk"):
@@ -104,8 +112,27 @@ def test_the_walk_covers_every_route(world):
     names = {route.name for route in all_routes(world)}
     planning = {f"planning:{p.name}" for p in get_resolver("planning.urls").url_patterns}
     assert planning <= names
+    fulfillment = {f"fulfillment:{p.name}" for p in get_resolver("fulfillment.urls").url_patterns}
+    assert fulfillment <= names
     assert {"admin:index", "admin:planning_event_change", "admin:view_on_site"} <= names
     assert len(names) > 80  # every admin model's pages are in it
+
+
+# Posting an empty form to these shows the form's error; they have no page to GET.
+POST_ONLY = {"fulfillment:bulk_status", "fulfillment:assignment_status"}
+
+
+def test_the_walk_fills_the_fulfillment_urls_with_real_rows(world, admin_client):
+    """Every fulfillment page of the walk is really rendered (200), not a 404 for an id of
+    the wrong kind, so the escaping check below sees its content."""
+    codes = {}
+    for route in all_routes(world):
+        if route.name.startswith("fulfillment:"):
+            method = admin_client.post if route.name in POST_ONLY else admin_client.get
+            codes[route.name] = method(route.path, {}, **HTMX).status_code
+    assert codes.pop("fulfillment:assignment_remove") == 405  # POST only, and it removes
+    assert len(codes) > 20
+    assert set(codes.values()) == {200}, codes
 
 
 def test_every_url_except_sign_in_and_out_redirects_anonymous_users_to_login(client, world):
@@ -144,7 +171,7 @@ def test_sign_in_pages_and_static_files_are_public(client):
 ALLOWED = {
     "Planners": {"plan"},
     "Packers": {"status", "admin"},
-    "Coordinators": {"plan", "status", "undo", "admin"},
+    "Coordinators": {"plan", "status", "undo", "admin", "admin_undo"},
     None: set(),
 }
 ROLE_CASES = PLANNING_WRITE_CASES + ADMIN_WRITE_CASES + FULFILLMENT_WRITE_CASES
@@ -169,7 +196,7 @@ def test_each_role_may_do_exactly_its_writes(case, role, world, django_user_mode
         assert changed, f"{role} should be able to {case.name}"
     else:
         assert changed == [], f"{role} changed {changed} through {case.name}"
-        if case.perm_kind != "admin":  # the admin answers with its own page or redirect
+        if not case.perm_kind.startswith("admin"):  # the admin answers with a page or redirect
             assert response.status_code == 403
 
 
@@ -261,3 +288,111 @@ def test_control_the_escaping_check_catches_unescaped_output(world, admin_client
 
     rendered = engines["django"].from_string("{{ name|safe }}").render({"name": PAYLOADS[0]})
     assert any(marker in rendered for marker in RAW_MARKERS)
+
+
+ESCAPED = "&lt;script&gt;alert(1)&lt;/script&gt;"
+
+
+def _hostile_fulfillment_requests(world) -> list[tuple[str, str, dict, dict]]:
+    """(method, url, data, headers) for the fulfillment pages and fragments the URL walk
+    does not reach: filtered and searched lists, search fragments, and the fragments that
+    answer status changes, refusals and duplicates (all of them show names)."""
+    event, ids = world.event.pk, world.ids
+
+    def url(name, *args):
+        return reverse(f"fulfillment:{name}", args=args)
+
+    return [
+        ("get", url("event_fulfillment", event), {"q": PAYLOADS[0]}, {}),
+        ("get", url("event_fulfillment", event), {"status": "ready", "q": "script"}, HTMX),
+        ("get", url("packing_list", event), {}, {}),
+        ("get", url("packing_list", event), {"status": "pending"}, {}),
+        ("get", url("packing_list", event), {"status": "ready"}, {}),
+        ("get", url("delivery_checklist", event), {}, {}),
+        ("get", url("assignment_history", event, ids["ready"]), {}, HTMX),
+        ("get", url("assignment_undo", event, ids["ready"]), {}, HTMX),
+        ("get", url("assignment_edit", event, ids["ready"]), {}, HTMX),
+        ("get", url("recipient_list"), {"q": PAYLOADS[0]}, HTMX),
+        ("get", url("package_list"), {"q": PAYLOADS[0]}, {}),
+        (
+            "get",
+            url("assignment_new", event),
+            {"recipient_q": "script"},
+            {**HTMX, "HTTP_HX_TRIGGER_NAME": "recipient_q"},
+        ),
+        (
+            "get",
+            url("assignment_new", event),
+            {"package_q": "script"},
+            {**HTMX, "HTTP_HX_TRIGGER_NAME": "package_q"},
+        ),
+        (
+            "post",
+            url("assignment_status", event, ids["pending_1"]),
+            {"new_status": "ready", "expected_status": "pending"},
+            HTMX,
+        ),
+        (
+            "post",
+            url("assignment_status", event, ids["ready"]),
+            {"view": "checklist", "new_status": "delivered", "expected_status": "ready"},
+            HTMX,
+        ),
+        (  # refused: pending_2 cannot skip ready; the refusal lists it by name
+            "post",
+            url("bulk_status", event),
+            {"ids": [ids["pending_2"], ids["pending_1"]], "new_status": "delivered"},
+            HTMX,
+        ),
+        (  # a duplicate: the message names the recipient and the package
+            "post",
+            url("assignment_new", event),
+            {"recipient": ids["recipient"], "package": ids["package"], "quantity": 1},
+            HTMX,
+        ),
+        (
+            "post",
+            url("assignment_undo", event, ids["pending_2"]),
+            {"reason": PAYLOADS[1], "expected_status": "pending"},
+            HTMX,
+        ),
+    ]
+
+
+def test_markup_in_names_is_escaped_in_fulfillment_lists_searches_and_answers(world, admin_client):
+    _make_names_hostile()
+    problems, silent = [], []
+    for method, url, data, headers in _hostile_fulfillment_requests(world):
+        response = getattr(admin_client, method)(url, data, **headers)
+        assert response.status_code == 200, (url, data, response.status_code)
+        body = response.content.decode()
+        problems += [(url, data, m) for m in RAW_MARKERS if m in body]
+        if ESCAPED not in body:
+            silent.append((url, data))
+    assert problems == []
+    assert silent == []  # every one of them really showed a hostile name
+
+
+def test_csv_export_writes_formulas_as_text_and_markup_as_it_is(world, admin_client):
+    recipient = Recipient.objects.get(pk=world.ids["recipient"])
+    recipient.name = '=HYPERLINK("http://x","y")'
+    recipient.household = PAYLOADS[0]
+    recipient.address = "+1 555 0100"
+    recipient.save()
+    Package.objects.filter(pk=world.ids["package"]).update(name="@SUM(A1:A9)")
+    url = reverse("fulfillment:export_csv", args=[world.event.pk])
+
+    for query in ({}, {"status": "pending", "q": "HYPERLINK"}):
+        response = admin_client.get(url, query)
+        assert response.status_code == 200
+        assert response["Content-Type"].startswith("text/csv")
+        assert response["X-Content-Type-Options"] == "nosniff"
+        rows = list(csv.DictReader(io.StringIO(response.content.decode("utf-8-sig"))))
+        mine = [row for row in rows if "HYPERLINK" in row["Recipient"]]
+        assert len(mine) == 1, rows
+        assert mine[0]["Recipient"] == '\'=HYPERLINK("http://x","y")'
+        assert mine[0]["Household"] == PAYLOADS[0]  # literal text: a CSV is not HTML
+        assert mine[0]["Address"] == "'+1 555 0100"
+        assert mine[0]["Package"] == "'@SUM(A1:A9)"
+        for row in rows:
+            assert not any(value.startswith(("=", "+", "-", "@")) for value in row.values())
