@@ -6,7 +6,7 @@ from django.db import connections, transaction
 from django.http import HttpRequest
 from django.template.response import TemplateResponse
 
-from eventplanner.domain import MAX_ID
+from eventplanner.admin_base import ModelAdmin
 from fulfillment import services
 from fulfillment.models import (
     ChangeSource,
@@ -26,14 +26,14 @@ class PackageItemInline(admin.TabularInline):
 
 
 @admin.register(Package)
-class PackageAdmin(admin.ModelAdmin):
+class PackageAdmin(ModelAdmin):
     list_display = ["name", "description"]
     search_fields = ["name", "description"]
     inlines = [PackageItemInline]
 
 
 @admin.register(Recipient)
-class RecipientAdmin(admin.ModelAdmin):
+class RecipientAdmin(ModelAdmin):
     list_display = ["name", "household", "address"]
     search_fields = ["name", "household", "address", "notes"]
     list_filter = ["household"]
@@ -56,9 +56,6 @@ class StatusChangeInline(admin.TabularInline):
         return False
 
 
-SELECTION_INVALID = "That selection is not a list of packages; select the packages again."
-
-
 def _plural(count: int, word: str) -> str:
     return f"{count} {word}{'' if count == 1 else 's'}"
 
@@ -72,7 +69,7 @@ class UndoReasonForm(forms.Form):
 
 
 @admin.register(EventRecipientPackage)
-class EventRecipientPackageAdmin(admin.ModelAdmin):
+class EventRecipientPackageAdmin(ModelAdmin):
     list_display = [
         "recipient",
         "package",
@@ -110,15 +107,6 @@ class EventRecipientPackageAdmin(admin.ModelAdmin):
         ):
             return False
         return super().has_delete_permission(request, obj)
-
-    def response_action(self, request: HttpRequest, queryset):
-        # Django filters by the posted selection as it is: a word, or a number beyond the id
-        # column, would be a server error instead of a message.
-        selected = request.POST.getlist(helpers.ACTION_CHECKBOX_NAME)
-        if not all(v.isascii() and v.isdigit() and int(v) <= MAX_ID for v in selected):
-            self.message_user(request, SELECTION_INVALID, messages.WARNING)
-            return None
-        return super().response_action(request, queryset)
 
     def has_change_fulfillment_status_permission(self, request: HttpRequest) -> bool:
         return request.user.has_perm(services.CHANGE_STATUS_PERM)
@@ -217,7 +205,7 @@ class EventRecipientPackageAdmin(admin.ModelAdmin):
 
 
 @admin.register(FulfillmentStatusChange)
-class FulfillmentStatusChangeAdmin(admin.ModelAdmin):
+class FulfillmentStatusChangeAdmin(ModelAdmin):
     list_display = ["assignment", "from_status", "to_status", "changed_by", "changed_at", "source"]
     list_filter = ["source", "to_status", "assignment__event"]
     search_fields = ["assignment__recipient__name", "assignment__package__name", "note"]

@@ -1,6 +1,7 @@
 from django.contrib import admin
 from django.db.models import Count
 
+from eventplanner.admin_base import ModelAdmin
 from planning.models import (
     AssemblyRun,
     Event,
@@ -28,7 +29,7 @@ class AssemblyTargetInline(admin.TabularInline):
 
 
 @admin.register(Event)
-class EventAdmin(admin.ModelAdmin):
+class EventAdmin(ModelAdmin):
     list_display = ["name", "event_date", "year", "production_targets", "assembly_targets"]
     list_filter = ["event_date"]
     search_fields = ["name", "notes"]
@@ -55,7 +56,7 @@ class EventAdmin(admin.ModelAdmin):
 
 
 @admin.register(Recipe)
-class RecipeAdmin(admin.ModelAdmin):
+class RecipeAdmin(ModelAdmin):
     list_display = ["name", "category", "yield_per_batch", "yield_unit"]
     list_filter = ["category"]
     search_fields = ["name", "category", "notes"]
@@ -68,14 +69,14 @@ class ComponentInline(admin.TabularInline):
 
 
 @admin.register(FinishedGood)
-class FinishedGoodAdmin(admin.ModelAdmin):
+class FinishedGoodAdmin(ModelAdmin):
     list_display = ["name", "description"]
     search_fields = ["name", "description"]
     inlines = [ComponentInline]
 
 
 @admin.register(EventProductionTarget)
-class EventProductionTargetAdmin(admin.ModelAdmin):
+class EventProductionTargetAdmin(ModelAdmin):
     list_display = ["event", "recipe", "target_batches", "notes"]
     list_filter = ["event"]
     search_fields = ["recipe__name", "event__name"]
@@ -84,7 +85,7 @@ class EventProductionTargetAdmin(admin.ModelAdmin):
 
 
 @admin.register(EventAssemblyTarget)
-class EventAssemblyTargetAdmin(admin.ModelAdmin):
+class EventAssemblyTargetAdmin(ModelAdmin):
     list_display = ["event", "finished_good", "target_quantity", "notes"]
     list_filter = ["event"]
     search_fields = ["finished_good__name", "event__name"]
@@ -93,7 +94,7 @@ class EventAssemblyTargetAdmin(admin.ModelAdmin):
 
 
 @admin.register(ProductionRun)
-class ProductionRunAdmin(admin.ModelAdmin):
+class ProductionRunAdmin(ModelAdmin):
     list_display = ["recipe", "event", "num_batches", "actual_yield", "produced_at", "recorded_by"]
     list_filter = ["event", "produced_at"]
     search_fields = ["recipe__name", "notes"]
@@ -103,7 +104,7 @@ class ProductionRunAdmin(admin.ModelAdmin):
 
 
 @admin.register(AssemblyRun)
-class AssemblyRunAdmin(admin.ModelAdmin):
+class AssemblyRunAdmin(ModelAdmin):
     list_display = ["finished_good", "event", "quantity", "assembled_at", "recorded_by"]
     list_filter = ["event", "assembled_at"]
     search_fields = ["finished_good__name", "notes"]

@@ -457,5 +457,30 @@ def test_an_admin_action_on_a_selection_that_is_not_an_id_changes_nothing(
     }
     response = admin_client.post(reverse(CHANGELIST), data, follow=True)
     assert response.status_code == 200
-    assert "select the packages again" in response.content.decode()
+    assert "select the rows again" in response.content.decode()
+    assert db_state() == before
+
+
+@pytest.mark.parametrize(
+    "changelist",
+    [
+        "admin:planning_event_changelist",
+        "admin:planning_recipe_changelist",
+        "admin:fulfillment_recipient_changelist",
+    ],
+)
+def test_the_delete_action_of_any_admin_list_refuses_a_selection_that_is_not_an_id(
+    admin_client, changelist
+):
+    from tests.reliability import db_state
+
+    make_world()
+    before = db_state()
+    response = admin_client.post(
+        reverse(changelist),
+        {"action": "delete_selected", "_selected_action": ["1", "not-an-id", str(10**20)]},
+        follow=True,
+    )
+    assert response.status_code == 200
+    assert "select the rows again" in response.content.decode()
     assert db_state() == before
