@@ -749,10 +749,15 @@ def _annotated_assignments(alias: str):
     )
 
 
+def _search_term(search: str) -> str:
+    # PostgreSQL text cannot hold NUL: a pasted or hostile "\x00" must not reach the query.
+    return search.replace("\x00", "").strip()
+
+
 def _filtered(queryset, status: str | None, search: str):
     if status:
         queryset = queryset.filter(fulfillment_status=status)
-    search = search.strip()
+    search = _search_term(search)
     if search:
         queryset = queryset.filter(
             Q(recipient__name__icontains=search) | Q(recipient__household__icontains=search)
@@ -816,7 +821,7 @@ def list_event_assignments(
         EventRecipientPackage.objects.using(alias).filter(event_id=event_id), status, search
     )
     # Without a search the counts already say how many rows match: no second count.
-    if search.strip():
+    if _search_term(search):
         matching = base.count()
     elif status:
         matching = counts.get(status)
@@ -1083,8 +1088,7 @@ def list_recipients(
     require_atomic(connection, "list_recipients")
     validate_text(search, "search")
     queryset = Recipient.objects.using(connection.alias)
-    if search.strip():
-        term = search.strip()
+    if term := _search_term(search):
         queryset = queryset.filter(
             Q(name__icontains=term) | Q(household__icontains=term) | Q(address__icontains=term)
         )
@@ -1100,8 +1104,7 @@ def search_recipients(
     validate_text(search, "search")
     validate_positive_int(limit, "limit")
     queryset = Recipient.objects.using(connection.alias).order_by("name", "id")
-    if search.strip():
-        term = search.strip()
+    if term := _search_term(search):
         queryset = queryset.filter(Q(name__icontains=term) | Q(household__icontains=term))
     return list(queryset[:limit])
 
@@ -1114,8 +1117,8 @@ def search_packages(
     validate_text(search, "search")
     validate_positive_int(limit, "limit")
     queryset = Package.objects.using(connection.alias).order_by("name", "id")
-    if search.strip():
-        queryset = queryset.filter(name__icontains=search.strip())
+    if term := _search_term(search):
+        queryset = queryset.filter(name__icontains=term)
     return list(queryset[:limit])
 
 
@@ -1184,8 +1187,7 @@ def list_packages(
     validate_text(search, "search")
     alias = connection.alias
     queryset = Package.objects.using(alias)
-    if search.strip():
-        term = search.strip()
+    if term := _search_term(search):
         queryset = queryset.filter(Q(name__icontains=term) | Q(description__icontains=term))
     queryset = (
         queryset.annotate(assignment_count=Count("assignments"))

@@ -260,3 +260,17 @@ def test_bulk_undo_runs_in_constant_statements(atomic, django_assert_max_num_que
             [r.pk for r in rows], reason="oops", connection=atomic
         )
     assert FulfillmentStatusChange.objects.count() == 60
+
+
+@pytest.mark.parametrize("search", ["\x00", "ma\x00ry"])
+def test_searches_ignore_nul_characters_which_postgresql_cannot_hold(atomic, event, search):
+    mary = AssignmentFactory(event=event, recipient=RecipientFactory(name="Mary")).recipient
+    found = services.search_recipients(search, connection=atomic)
+    assert mary in found
+    assert services.search_packages(search, connection=atomic) is not None
+    assert services.list_recipients(search=search, connection=atomic).matching >= 1
+    assert services.list_packages(search=search, connection=atomic) is not None
+    page = services.list_event_assignments(
+        event.pk, search=search, page=1, per_page=50, connection=atomic
+    )
+    assert page.matching == 1
