@@ -257,8 +257,12 @@ def bulk_update_fulfillment_status(
     changed_by: Any = None,
     source: str = ChangeSource.ADMIN,
     note: str = "",
+    event_id: int | None = None,
 ) -> int:
     """Move many assignments one step forward, all or nothing; returns how many changed.
+
+    With `event_id`, every id must be an assignment of that event (a page acting for one
+    event); otherwise DoesNotExist, as for an unknown id.
 
     Rows that already have `new_status` are left alone (not counted, no history). If any
     other row cannot make the transition, BulkTransitionError lists every such row and
@@ -273,6 +277,8 @@ def bulk_update_fulfillment_status(
     source = _validate_source(source)
     validate_text(note, "note")
     _check_permission(changed_by, CHANGE_STATUS_PERM, "change fulfillment statuses", connection)
+    if event_id is not None:
+        validate_id(event_id, "event_id")
     if not ids:
         return 0
 
@@ -280,6 +286,8 @@ def bulk_update_fulfillment_status(
     # The id list is turned into SQL parameters once, by this filter, and reused for the
     # UPDATE: with a thousand ids, building the IN clause is a good part of the call.
     selected = EventRecipientPackage.objects.using(alias).filter(pk__in=ids)
+    if event_id is not None:
+        selected = selected.filter(event_id=event_id)
     rows = list(
         selected.select_for_update(of=("self",))
         .order_by("pk")
@@ -287,8 +295,9 @@ def bulk_update_fulfillment_status(
     )
     missing = set(ids) - {row[0] for row in rows}
     if missing:
+        where = f" in event {event_id}" if event_id is not None else ""
         raise EventRecipientPackage.DoesNotExist(
-            f"Assignments {', '.join(map(str, sorted(missing)))} do not exist."
+            f"Assignments {', '.join(map(str, sorted(missing)))} do not exist{where}."
         )
     blocked_ids = [
         pk for pk, status in rows if status != new_status and next_status(status) != new_status
@@ -315,23 +324,45 @@ def bulk_update_fulfillment_status(
     if not change_ids:
         return 0
 
-    from_status = previous_status(new_status)
-    now = timezone.now()
-    # Under the lock, every selected row not yet at new_status is at from_status.
-    selected.filter(fulfillment_status=from_status).update(
-        fulfillment_status=new_status, status_changed_at=now, updated_at=now
-    )
-    _insert_history_for(
+    # Under the lock, every selected row not yet at new_status is at its previous status.
+    _step_rows(
+        selected.filter(fulfillment_status=previous_status(new_status)),
         change_ids,
-        from_status=from_status,
+        from_status=previous_status(new_status),
         to_status=new_status,
+        changed_by=changed_by,
+        source=source,
+        note=note,
+        connection=connection,
+    )
+    return len(change_ids)
+
+
+def _step_rows(
+    rows_queryset,
+    row_ids: list[int],
+    *,
+    from_status: str,
+    to_status: str,
+    changed_by: Any,
+    source: str,
+    note: str,
+    connection,
+) -> None:
+    """Move the locked rows (all at `from_status`) to `to_status` and write one history row
+    each: one UPDATE and one INSERT ... SELECT, whatever the number of rows."""
+    now = timezone.now()
+    rows_queryset.update(fulfillment_status=to_status, status_changed_at=now, updated_at=now)
+    _insert_history_for(
+        row_ids,
+        from_status=from_status,
+        to_status=to_status,
         changed_by_id=changed_by.pk if changed_by is not None else None,
         changed_at=now,
         source=source,
         note=note,
         connection=connection,
     )
-    return len(change_ids)
 
 
 def _insert_history_for(
@@ -647,25 +678,19 @@ def bulk_undo_fulfillment_status(
             blocked=blocked,
             requested="previous",
         )
-    now = timezone.now()
     for current in (FulfillmentStatus.DELIVERED, FulfillmentStatus.READY):
         group = [pk for pk, status, _, _ in rows if status == current]
-        if not group:
-            continue
-        target = previous_status(current)
-        EventRecipientPackage.objects.using(alias).filter(pk__in=group).update(
-            fulfillment_status=target, status_changed_at=now, updated_at=now
-        )
-        _insert_history_for(
-            group,
-            from_status=current,
-            to_status=target,
-            changed_by_id=changed_by.pk if changed_by is not None else None,
-            changed_at=now,
-            source=source,
-            note=reason.strip(),
-            connection=connection,
-        )
+        if group:
+            _step_rows(
+                EventRecipientPackage.objects.using(alias).filter(pk__in=group),
+                group,
+                from_status=current,
+                to_status=previous_status(current),
+                changed_by=changed_by,
+                source=source,
+                note=reason.strip(),
+                connection=connection,
+            )
     return len(rows)
 
 

@@ -289,10 +289,6 @@ def bulk_status(request: HttpRequest, event_id: int) -> HttpResponse:
         if not ids:
             result = {"level": "warning", "text": SELECT_SOMETHING}
         else:
-            with transaction.atomic():
-                found = EventRecipientPackage.objects.filter(event=event, pk__in=ids).count()
-            if found != len(ids):
-                raise Http404("Some selected packages do not belong to this event.")
             try:
                 with transaction.atomic():
                     changed = services.bulk_update_fulfillment_status(
@@ -300,8 +296,11 @@ def bulk_status(request: HttpRequest, event_id: int) -> HttpResponse:
                         new_status,
                         changed_by=request.user,
                         source=ChangeSource.PAGE,
+                        event_id=event.pk,
                         connection=connection,
                     )
+            except EventRecipientPackage.DoesNotExist:
+                raise Http404("Some selected packages do not belong to this event.") from None
             except services.BulkTransitionError as exc:
                 result = {
                     "level": "error",

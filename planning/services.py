@@ -217,7 +217,8 @@ def _upsert_target(
     )
     update_fields = [amount_field, "updated_at"] + (["notes"] if notes is not None else [])
     # INSERT ... ON CONFLICT DO UPDATE: two concurrent first writes end with one row and no
-    # IntegrityError, without the savepoint a get_or_create retry would need.
+    # IntegrityError, which would abort the caller's transaction (a get_or_create retry
+    # cannot recover inside it).
     model.objects.using(connection.alias).bulk_create(
         [row],
         update_conflicts=True,
@@ -945,6 +946,13 @@ def clone_event(
 # ---------------------------------------------------------------------------------------
 
 
+def _suggestion(current_target: int | None, needed: int) -> str:
+    """ "create", "raise" or "ok" (the current target already covers the need)."""
+    if current_target is None:
+        return "create"
+    return "raise" if current_target < needed else "ok"
+
+
 @dataclass(frozen=True)
 class RecipeNeed:
     recipe_id: int
@@ -957,10 +965,7 @@ class RecipeNeed:
 
     @property
     def suggestion(self) -> str:
-        """ "create", "raise" or "ok" (the current target already covers the need)."""
-        if self.current_target is None:
-            return "create"
-        return "raise" if self.current_target < self.batches_needed else "ok"
+        return _suggestion(self.current_target, self.batches_needed)
 
 
 @dataclass(frozen=True)
@@ -972,9 +977,7 @@ class FinishedGoodNeed:
 
     @property
     def suggestion(self) -> str:
-        if self.current_target is None:
-            return "create"
-        return "raise" if self.current_target < self.units_needed else "ok"
+        return _suggestion(self.current_target, self.units_needed)
 
 
 @dataclass(frozen=True)

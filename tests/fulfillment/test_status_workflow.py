@@ -212,6 +212,24 @@ def test_bulk_refuses_unknown_ids_and_changes_nothing(atomic):
     assert _statuses(row) == [PENDING]
 
 
+def test_bulk_for_one_event_refuses_another_events_rows_and_changes_nothing(atomic):
+    event = EventFactory()
+    mine = AssignmentFactory(event=event)
+    theirs = AssignmentFactory()
+    with pytest.raises(EventRecipientPackage.DoesNotExist) as excinfo:
+        services.bulk_update_fulfillment_status(
+            [mine.pk, theirs.pk], READY, event_id=event.pk, connection=atomic
+        )
+    assert f"{theirs.pk} do not exist in event {event.pk}" in str(excinfo.value)
+    assert _statuses(mine, theirs) == [PENDING, PENDING]
+    assert (
+        services.bulk_update_fulfillment_status(
+            [mine.pk], READY, event_id=event.pk, connection=atomic
+        )
+        == 1
+    )
+
+
 def test_bulk_of_nothing_changes_nothing(atomic):
     assert services.bulk_update_fulfillment_status([], READY, connection=atomic) == 0
 
