@@ -177,6 +177,9 @@ class ProductionRun(models.Model):
                 fields=["event", "recipe", "num_batches", "actual_yield"],
                 name="prodrun_event_recipe_idx",
             ),
+            # The dashboard's latest runs: the newest few of the event without sorting all of
+            # its runs.
+            models.Index(fields=["event", "produced_at", "id"], name="prodrun_event_latest_idx"),
         ]
 
     def __str__(self) -> str:
@@ -213,6 +216,7 @@ class AssemblyRun(models.Model):
             models.Index(
                 fields=["event", "finished_good", "quantity"], name="asmrun_event_good_idx"
             ),
+            models.Index(fields=["event", "assembled_at", "id"], name="asmrun_event_latest_idx"),
         ]
 
     def __str__(self) -> str:
