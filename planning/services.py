@@ -1082,24 +1082,29 @@ class EventDashboard:
     production: list[ProductionProgress]
     assembly: list[AssemblyProgress]
     overall: OverallProgress
-    needs: EventNeeds
+    needs: EventNeeds | None  # None when not asked for
 
 
-def get_event_dashboard(event_id: int, *, connection: BaseDatabaseWrapper) -> EventDashboard:
-    """Everything the event dashboard shows (progress, overall counts, needs) in five
-    queries, sharing what the separate reads would each fetch again."""
+def get_event_dashboard(
+    event_id: int, *, connection: BaseDatabaseWrapper, include_needs: bool = True
+) -> EventDashboard:
+    """Everything the event dashboard shows (progress, overall counts and, unless
+    `include_needs` is false, the needs) in five queries, three without the needs, sharing
+    what the separate reads would each fetch again."""
     require_atomic(connection, "get_event_dashboard")
     validate_id(event_id, "event_id")
     alias = connection.alias
     event = _with_package_counts(Event.objects.using(alias)).get(pk=event_id)
     production = _production_progress(alias, event_id).get(event_id, [])
     assembly = _assembly_progress(alias, event_id=event_id).get(event_id, [])
-    needs = _event_needs(
-        alias,
-        event_id,
-        {row.recipe_id: row.target_batches for row in production},
-        {row.finished_good_id: row.target_quantity for row in assembly},
-    )
+    needs = None
+    if include_needs:
+        needs = _event_needs(
+            alias,
+            event_id,
+            {row.recipe_id: row.target_batches for row in production},
+            {row.finished_good_id: row.target_quantity for row in assembly},
+        )
     return EventDashboard(
         event=event,
         production=production,

@@ -61,6 +61,7 @@ urlpatterns = [
         views.run_delete,
         name="run_delete",
     ),
+    path("events/<id:event_id>/needs/", views.event_needs, name="event_needs"),
     path("events/<id:event_id>/needs/apply/", views.needs_apply, name="needs_apply"),
     # Catalog
     path("recipes/", catalog_views.recipe_list, name="recipe_list"),

@@ -22,6 +22,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.cache import patch_vary_headers
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django_htmx.http import trigger_client_event
 
 from eventplanner.htmx import page_or_fragment, wants_fragment
 from planning import services
@@ -46,7 +47,10 @@ from planning.models import (
 
 DASHBOARD = "planning/event_detail.html"
 # After a change on the dashboard, these parts are refreshed out of band.
-SIDE_PARTS = ("summary", "needs")
+SIDE_PARTS = ("summary",)
+# Sent after a target changes: a needs section on the page (it shows the current targets)
+# reloads itself on it; the needs are not worked out for a page that does not show them.
+TARGETS_CHANGED = "targets-changed"
 
 
 def fulfillment_url(event_id: int, status: str | None = None) -> str:
@@ -276,14 +280,25 @@ class DashboardForms:
     assembly_run: AssemblyRunForm | None = None
 
 
+def _needs_context(needs: services.EventNeeds) -> dict[str, Any]:
+    return {"needs": needs, "needs_form": ApplyNeedsForm(needs=needs)}
+
+
 def _dashboard_context(
-    request: HttpRequest, event: Event, forms: DashboardForms | None = None
+    request: HttpRequest,
+    event: Event,
+    forms: DashboardForms | None = None,
+    *,
+    with_needs: bool = False,
 ) -> dict[str, Any]:
-    """Everything the dashboard shows, in a constant number of queries."""
+    """Everything the dashboard shows, in a constant number of queries. The needs section
+    is shown closed unless `with_needs`."""
     forms = forms or DashboardForms()
-    dashboard = services.get_event_dashboard(event.pk, connection=connection)
+    dashboard = services.get_event_dashboard(
+        event.pk, connection=connection, include_needs=with_needs
+    )
     production, assembly = dashboard.production, dashboard.assembly
-    overall, needs = dashboard.overall, dashboard.needs
+    overall = dashboard.overall
     runs = services.get_recent_runs(event.pk, connection=connection)
     recipes = list(Recipe.objects.only("id", "name").order_by("name", "id"))
     goods = list(FinishedGood.objects.only("id", "name").order_by("name", "id"))
@@ -307,8 +322,7 @@ def _dashboard_context(
         "production": production,
         "assembly": assembly,
         "overall": overall,
-        "needs": needs,
-        "needs_form": ApplyNeedsForm(needs=needs),
+        "needs": None,
         "runs": runs,
         "recipes_left": bool(available_recipes),
         "goods_left": bool(available_goods),
@@ -329,7 +343,7 @@ def _dashboard_context(
         "assembly_run_form": choose(
             forms.assembly_run or AssemblyRunForm(), run_goods, "finished_good"
         ),
-    }
+    } | (_needs_context(dashboard.needs) if with_needs else {})
 
 
 @require_GET
@@ -351,7 +365,7 @@ def _dashboard_response(
     extra: dict | None = None,
 ) -> HttpResponse:
     with transaction.atomic():
-        context = _dashboard_context(request, event, forms)
+        context = _dashboard_context(request, event, forms, with_needs="needs" in (fragment, *oob))
     context.update(extra or {})
     return page_or_fragment(request, DASHBOARD, fragment, context, oob=oob)
 
@@ -359,7 +373,10 @@ def _dashboard_response(
 def _done(request: HttpRequest, event: Event, fragment: str, message: str, **kwargs):
     """After a successful change: the refreshed fragment for htmx, a redirect otherwise."""
     if wants_fragment(request):
-        return _dashboard_response(request, event, fragment, extra={"flash": message}, **kwargs)
+        response = _dashboard_response(request, event, fragment, extra={"flash": message}, **kwargs)
+        if fragment in TARGET_KINDS:
+            trigger_client_event(response, TARGETS_CHANGED)
+        return response
     messages.success(request, message)
     return redirect("planning:event_detail", event.pk)
 
@@ -562,9 +579,10 @@ def target_edit(request: HttpRequest, event_id: int, kind: str, item_id: int) ->
             if not wants_fragment(request):
                 messages.success(request, "Target saved.")
                 return redirect("planning:event_detail", event.pk)
-            return _row_response(
+            response = _row_response(
                 request, event, kind, item_id, flash="Target saved.", oob=SIDE_PARTS
             )
+            return trigger_client_event(response, TARGETS_CHANGED)
     return _row_response(request, event, kind, item_id, edit=True, form=form)
 
 
@@ -701,6 +719,23 @@ def run_delete(request: HttpRequest, event_id: int, kind: str, run_id: int) -> H
 
 
 # Needs -----------------------------------------------------------------------------------
+
+
+@require_GET
+@login_required
+def event_needs(request: HttpRequest, event_id: int) -> HttpResponse:
+    """The dashboard's needs section, worked out when asked for; without JavaScript, a page
+    of its own."""
+    event = get_object_or_404(Event, pk=event_id)
+    with transaction.atomic():
+        needs = services.get_event_needs(event.pk, connection=connection)
+    context = {"nav": "events", "event": event} | _needs_context(needs)
+    if wants_fragment(request):
+        response = render(request, f"{DASHBOARD}#needs", context)
+    else:
+        response = render(request, "planning/event_needs.html", context)
+    patch_vary_headers(response, ["HX-Request"])
+    return response
 
 
 @require_POST

@@ -109,7 +109,9 @@ def test_apply_suggested_targets_after_review(page: Page, live_server, make_user
     login(page, make_user("pat", role="Planners"))
     page.goto(f"{live_server.url}/events/{event.pk}/")
 
+    _mark_page(page)
     needs = page.locator("#needs")
+    needs.get_by_role("link", name="Work out what the packages need").click()
     expect(needs).to_contain_text("Create target of 2")  # ceil(3 loaves / 2 per batch)
     expect(needs).to_contain_text("Create target of 3")
     needs.get_by_role("checkbox", name="Apply the suggestion for Gift box").uncheck()
@@ -117,6 +119,14 @@ def test_apply_suggested_targets_after_review(page: Page, live_server, make_user
     expect(page.locator("#messages")).to_contain_text("1 target created, 0 raised")
     expect(page.locator("#production")).to_contain_text("0/2 batches (0%)")
     expect(page.locator("#assembly")).to_contain_text("No assembly targets yet")
+
+    # The section shows the current targets, so it reloads itself when one changes.
+    row = page.locator(f"#production-row-{stollen.pk}")
+    row.get_by_role("link", name="Edit the target for Stollen").click()
+    row.get_by_role("spinbutton", name="Batches").fill("1")
+    row.get_by_role("button", name="Save").click()
+    expect(needs).to_contain_text("Raise to 2")
+    _assert_not_reloaded(page)
 
 
 def test_events_list_filter_is_kept_in_the_url(page: Page, live_server, make_user, login):

@@ -1,4 +1,7 @@
+import json
+
 import pytest
+from django.test import Client
 from django.urls import reverse
 
 from planning.models import AssemblyRun, EventAssemblyTarget, EventProductionTarget, ProductionRun
@@ -291,9 +294,20 @@ def test_needs_are_shown_and_applied_after_review(planner_client):
     item = PackageItemFactory(finished_good=box, quantity=3)
     AssignmentFactory(event=event, package=item.package, quantity=2)  # 6 boxes, 6 loaves
 
+    # Worked out when asked for: the dashboard links to them, without JavaScript a page of
+    # its own, with htmx the section alone.
     page = planner_client.get(url("event_detail", event.pk)).content.decode()
-    assert "Create target of 2" in page  # ceil(6 / 4) batches
-    assert "Create target of 6" in page
+    assert "Create target of" not in page
+    assert f'href="{url("event_needs", event.pk)}"' in page
+    for response in (
+        planner_client.get(url("event_needs", event.pk)),
+        planner_client.get(url("event_needs", event.pk), **HTMX),
+    ):
+        assert "Create target of 2" in response.content.decode()  # ceil(6 / 4) batches
+        assert "Create target of 6" in response.content.decode()
+    assert "<html" in planner_client.get(url("event_needs", event.pk)).content.decode()
+    fragment = planner_client.get(url("event_needs", event.pk), **HTMX).content.decode()
+    assert fragment.lstrip().startswith('<section id="needs"')
 
     response = planner_client.post(
         url("needs_apply", event.pk), {"recipe_ids": [stollen.pk]}, **HTMX
@@ -335,6 +349,39 @@ def test_take_back_refuses_runs_of_other_events_and_packers(planner_client, clie
     assert client.post(url("run_delete", event.pk, "assembly", assembly_run.pk)).status_code == 403
     assert ProductionRun.objects.count() == 1
     assert AssemblyRun.objects.count() == 1
+
+
+def test_target_changes_tell_a_shown_needs_section_to_reload(planner_client):
+    event = EventFactory()
+    stollen = RecipeFactory(name="Stollen")
+    shown = planner_client.get(url("event_needs", event.pk), **HTMX).content.decode()
+    assert 'hx-trigger="targets-changed from:body"' in shown
+
+    added = planner_client.post(
+        url("production_target_add", event.pk),
+        {"recipe": stollen.pk, "target_batches": "3"},
+        **HTMX,
+    )
+    assert "targets-changed" in json.loads(added["HX-Trigger"])
+    edited = planner_client.post(
+        url("target_edit", event.pk, "production", stollen.pk), {"target_batches": "4"}, **HTMX
+    )
+    assert "targets-changed" in json.loads(edited["HX-Trigger"])
+    removed = planner_client.post(url("target_delete", event.pk, "production", stollen.pk), **HTMX)
+    assert "targets-changed" in json.loads(removed["HX-Trigger"])
+    # A run changes progress, not targets: the needs stay as they are.
+    run = planner_client.post(
+        url("production_run_add", event.pk), {"recipe": stollen.pk, "num_batches": "1"}, **HTMX
+    )
+    assert run.status_code == 200
+    assert "HX-Trigger" not in run
+    assert not EventProductionTarget.objects.exists()
+
+
+def test_needs_page_of_unknown_event_is_404_and_needs_a_login(planner_client):
+    assert planner_client.get(url("event_needs", 999999)).status_code == 404
+    event = EventFactory()
+    assert Client().get(url("event_needs", event.pk)).status_code == 302
 
 
 def test_needs_error_keeps_the_planners_ticks(planner_client):

@@ -192,3 +192,8 @@ def test_dashboard_read_is_five_queries(atomic, django_assert_num_queries, size)
     assert len(dashboard.production) == size
     assert dashboard.overall.packages_total == 3
     assert len(dashboard.needs.recipes) == 3
+
+    with django_assert_num_queries(3):
+        without = services.get_event_dashboard(event.pk, connection=atomic, include_needs=False)
+    assert without.needs is None
+    assert (without.production, without.overall) == (dashboard.production, dashboard.overall)
