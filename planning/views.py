@@ -10,13 +10,16 @@ from __future__ import annotations
 import datetime
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlencode
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required, permission_required
 from django.core.exceptions import ObjectDoesNotExist, PermissionDenied, ValidationError
+from django.core.paginator import Paginator
 from django.db import IntegrityError, connection, transaction
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.template.defaultfilters import floatformat
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
@@ -280,6 +283,133 @@ class DashboardForms:
     assembly_run: AssemblyRunForm | None = None
 
 
+# A large event has hundreds of targets; the dashboard shows them a page at a time, so that
+# every view of it (and every change, which re-renders a section) stays quick.
+TARGETS_PER_PAGE = 25
+
+
+@dataclass(frozen=True, slots=True)
+class TargetRow:
+    """A target row as the dashboard shows it. Its display values are worked out here once,
+    instead of by template filters, conditions and tags for every row."""
+
+    kind: str  # "production" | "assembly"
+    item_id: int
+    name: str
+    target: int
+    done: int
+    yield_text: str  # production only: what the batches made, e.g. "48 cookies"
+    notes: str
+    url: str  # the row's own URL; its actions are under it
+    pct_text: str
+    exceeded: bool
+    badge_class: str
+    badge_text: str
+    can_edit: bool
+    can_delete: bool
+
+    @property
+    def spec(self) -> dict[str, Any]:
+        return TARGET_KINDS[self.kind]
+
+
+def _badge(pct: float, complete: bool) -> tuple[str, str]:
+    if pct > 100:
+        return "exceeded", "Exceeded"
+    if complete:
+        return "complete", "✓ Complete"
+    if pct == 0:
+        return "", "Not started"
+    return "in-progress", "In progress"
+
+
+def _target_rows(request: HttpRequest, event: Event, kind: str, rows: list) -> list[TargetRow]:
+    spec = TARGET_KINDS[kind]
+    can_edit = request.user.has_perm(spec["perm"])
+    can_delete = request.user.has_perm(spec["delete_perm"])
+    result = []
+    for row in rows:
+        if kind == "production":
+            item_id, name = row.recipe_id, row.recipe_name
+            target, done = row.target_batches, row.produced_batches
+            yield_text = f"{row.produced_yield} {row.yield_unit}"
+        else:
+            item_id, name = row.finished_good_id, row.finished_good_name
+            target, done, yield_text = row.target_quantity, row.assembled_quantity, ""
+        pct = row.progress_pct
+        badge_class, badge_text = _badge(pct, row.is_complete)
+        result.append(
+            TargetRow(
+                kind=kind,
+                item_id=item_id,
+                name=name,
+                target=target,
+                done=done,
+                yield_text=yield_text,
+                notes=row.notes,
+                url=reverse("planning:target_row", args=[event.pk, kind, item_id]),
+                pct_text=floatformat(pct, 0),
+                exceeded=pct > 100,
+                badge_class=badge_class,
+                badge_text=badge_text,
+                can_edit=can_edit,
+                can_delete=can_delete,
+            )
+        )
+    return result
+
+
+def _page_numbers(request: HttpRequest) -> dict[str, str | None]:
+    """The page of each target table the planner is on: in the query string of the page, or
+    sent along (hx-include) by a form whose answer re-renders a table."""
+    data = request.POST if request.method == "POST" else request.GET
+    return {kind: data.get(f"{kind}_page") for kind in TARGET_KINDS}
+
+
+def _target_pages(
+    request: HttpRequest,
+    event: Event,
+    rows: dict[str, list],
+    show: tuple[str, int] | None,
+) -> dict[str, Any]:
+    """Each target table's page, its rows and the links to its neighbours. `show` (kind,
+    item id) picks the page with that item, e.g. a target just added."""
+    numbers = _page_numbers(request)
+    if show is not None:
+        kind, item_id = show
+        key = TARGET_KINDS[kind]["item"] + "_id"
+        ids = [getattr(row, key) for row in rows[kind]]
+        if item_id in ids:
+            numbers[kind] = ids.index(item_id) // TARGETS_PER_PAGE + 1
+    pages = {
+        kind: Paginator(rows[kind], TARGETS_PER_PAGE).get_page(numbers[kind])
+        for kind in TARGET_KINDS
+    }
+    base = reverse("planning:event_detail", args=[event.pk])
+
+    def url(kind: str, number: int) -> str:
+        query = {f"{k}_page": p.number for k, p in pages.items() if p.number > 1}
+        query[f"{kind}_page"] = number
+        return f"{base}?{urlencode(sorted(query.items()))}"
+
+    context: dict[str, Any] = {}
+    for kind, page in pages.items():
+        context[kind] = _target_rows(request, event, kind, page.object_list)
+        context[f"{kind}_pager"] = {
+            "kind": kind,
+            "page": page,
+            "previous": url(kind, page.number - 1) if page.has_previous() else "",
+            "next": url(kind, page.number + 1) if page.has_next() else "",
+        }
+    return context
+
+
+def _fulfillment_urls(event: Event) -> dict[str, str]:
+    return {
+        status: fulfillment_url(event.pk, status) for status in ("pending", "ready", "delivered")
+    } | {"all": fulfillment_url(event.pk)}
+
+
 def _needs_context(needs: services.EventNeeds) -> dict[str, Any]:
     return {"needs": needs, "needs_form": ApplyNeedsForm(needs=needs)}
 
@@ -290,9 +420,10 @@ def _dashboard_context(
     forms: DashboardForms | None = None,
     *,
     with_needs: bool = False,
+    show: tuple[str, int] | None = None,
 ) -> dict[str, Any]:
     """Everything the dashboard shows, in a constant number of queries. The needs section
-    is shown closed unless `with_needs`."""
+    is shown closed unless `with_needs`; `show` (kind, item id) picks the target page."""
     forms = forms or DashboardForms()
     dashboard = services.get_event_dashboard(
         event.pk, connection=connection, include_needs=with_needs
@@ -319,18 +450,13 @@ def _dashboard_context(
         "event": event,
         "today": timezone.localdate(),
         "relative": relative_day(event.event_date, timezone.localdate()),
-        "production": production,
-        "assembly": assembly,
+        **_target_pages(request, event, {"production": production, "assembly": assembly}, show),
         "overall": overall,
         "needs": None,
         "runs": runs,
         "recipes_left": bool(available_recipes),
         "goods_left": bool(available_goods),
-        "fulfillment": {
-            status: fulfillment_url(event.pk, status)
-            for status in ("pending", "ready", "delivered")
-        }
-        | {"all": fulfillment_url(event.pk)},
+        "fulfillment": _fulfillment_urls(event),
         "production_target_form": choose(
             forms.production_target or ProductionTargetForm(), available_recipes, "recipe"
         ),
@@ -352,7 +478,14 @@ def event_detail(request: HttpRequest, event_id: int) -> HttpResponse:
     event = get_object_or_404(Event, pk=event_id)
     with transaction.atomic():
         context = _dashboard_context(request, event)
-    return render(request, DASHBOARD, context)
+    # A target table's Previous/Next asks for that table alone (the URL stays the page's).
+    htmx = getattr(request, "htmx", None)
+    if wants_fragment(request) and htmx.target in TARGET_KINDS:
+        response = page_or_fragment(request, DASHBOARD, htmx.target, context)
+    else:
+        response = render(request, DASHBOARD, context)
+    patch_vary_headers(response, ["HX-Request", "HX-Target"])
+    return response
 
 
 def _dashboard_response(
@@ -363,9 +496,12 @@ def _dashboard_response(
     forms: DashboardForms | None = None,
     oob: tuple[str, ...] = SIDE_PARTS,
     extra: dict | None = None,
+    show: tuple[str, int] | None = None,
 ) -> HttpResponse:
     with transaction.atomic():
-        context = _dashboard_context(request, event, forms, with_needs="needs" in (fragment, *oob))
+        context = _dashboard_context(
+            request, event, forms, with_needs="needs" in (fragment, *oob), show=show
+        )
     context.update(extra or {})
     return page_or_fragment(request, DASHBOARD, fragment, context, oob=oob)
 
@@ -412,7 +548,7 @@ def production_target_add(request: HttpRequest, event_id: int) -> HttpResponse:
                 )
             else:
                 message = f"Added {recipe.name}: {target.target_batches} batches."
-            return _done(request, event, "production", message)
+            return _done(request, event, "production", message, show=("production", recipe.pk))
     return _dashboard_response(
         request, event, "production", forms=DashboardForms(production_target=form), oob=()
     )
@@ -448,20 +584,21 @@ def assembly_target_add(request: HttpRequest, event_id: int) -> HttpResponse:
                 )
             else:
                 message = f"Added {good.name}: {target.target_quantity}."
-            return _done(request, event, "assembly", message)
+            return _done(request, event, "assembly", message, show=("assembly", good.pk))
     return _dashboard_response(
         request, event, "assembly", forms=DashboardForms(assembly_target=form), oob=()
     )
 
 
-def _target_row(event: Event, kind: str, item_id: int):
+def _target_row(request: HttpRequest, event: Event, kind: str, item_id: int) -> TargetRow | None:
     rows = (
         services.get_production_progress(event.pk, connection=connection)
         if kind == "production"
         else services.get_assembly_progress(event.pk, connection=connection)
     )
-    key = "recipe_id" if kind == "production" else "finished_good_id"
-    return next((row for row in rows if getattr(row, key) == item_id), None)
+    key = TARGET_KINDS[kind]["item"] + "_id"
+    found = [row for row in rows if getattr(row, key) == item_id]
+    return _target_rows(request, event, kind, found)[0] if found else None
 
 
 TARGET_KINDS = {
@@ -474,6 +611,9 @@ TARGET_KINDS = {
         "delete": services.delete_production_target,
         "perm": "planning.change_eventproductiontarget",
         "delete_perm": "planning.delete_eventproductiontarget",
+        "label": "Recipe",
+        "done_label": "Produced",
+        "unit": "batches",
     },
     "assembly": {
         "model": EventAssemblyTarget,
@@ -484,6 +624,9 @@ TARGET_KINDS = {
         "delete": services.delete_assembly_target,
         "perm": "planning.change_eventassemblytarget",
         "delete_perm": "planning.delete_eventassemblytarget",
+        "label": "Finished good",
+        "done_label": "Assembled",
+        "unit": "assembled",
     },
 }
 
@@ -510,8 +653,13 @@ def _row_response(
 ) -> HttpResponse:
     """One target row (display or inline form) for htmx, or the standalone edit page."""
     with transaction.atomic():
-        row = _target_row(event, kind, item_id)
-        context = _dashboard_context(request, event) if oob else {"event": event}
+        row = _target_row(request, event, kind, item_id)
+        context = {"event": event}
+        if "summary" in oob:
+            context["overall"] = services.get_event_overall_progress(
+                event.pk, connection=connection
+            )
+            context["fulfillment"] = _fulfillment_urls(event)
     if row is None:
         raise Http404("No such target.")
     if form is not None:
@@ -532,7 +680,7 @@ def _row_response(
     if not wants_fragment(request):
         context["nav"] = "events"
         return render(request, "planning/target_edit.html", context)
-    name = f"{kind}-row-edit" if edit else f"{kind}-row"
+    name = "target-row-edit" if edit else "target-row"
     html = render_to_string(f"{DASHBOARD}#{name}", context, request)
     # A response that starts with a <tr> is parsed in table context, where other elements
     # would be moved out of place: out-of-band parts travel inside <template>, which htmx

@@ -131,7 +131,10 @@ PLANNING_ENDPOINTS = [
     Endpoint("planning:event_list", (), ("when", "date_from", "date_to", "page", "q"), "get"),
     Endpoint("planning:recipe_list", (), ("q", "page"), "get"),
     Endpoint("planning:finished_good_list", (), ("q", "page"), "get"),
-    Endpoint("planning:event_detail", ("event",), ("page", "status"), "get"),
+    Endpoint(
+        "planning:event_detail", ("event",), ("production_page", "assembly_page", "status"), "get"
+    ),
+    Endpoint("planning:event_needs", ("event",), (), "get"),
     Endpoint("planning:event_create", (), EVENT_FIELDS),
     Endpoint("planning:event_edit", ("event",), EVENT_FIELDS),
     Endpoint("planning:event_clone", ("event",), EVENT_FIELDS),
@@ -146,14 +149,22 @@ PLANNING_ENDPOINTS = [
         ("target_batches", "target_quantity", "notes"),
     ),
     Endpoint("planning:target_row", ("event", "kind", "item"), (), "get"),
-    Endpoint("planning:target_delete", ("event", "kind", "item"), ()),
+    Endpoint("planning:target_delete", ("event", "kind", "item"), ("production_page",)),
     Endpoint(
         "planning:production_run_add",
         ("event",),
-        ("recipe", "num_batches", "actual_yield", "notes"),
+        ("recipe", "num_batches", "actual_yield", "notes", "production_page"),
     ),
-    Endpoint("planning:assembly_run_add", ("event",), ("finished_good", "quantity", "notes")),
-    Endpoint("planning:needs_apply", ("event",), ("recipe_ids", "finished_good_ids")),
+    Endpoint(
+        "planning:assembly_run_add",
+        ("event",),
+        ("finished_good", "quantity", "notes", "assembly_page"),
+    ),
+    Endpoint(
+        "planning:needs_apply",
+        ("event",),
+        ("recipe_ids", "finished_good_ids", "production_page", "assembly_page"),
+    ),
     Endpoint("planning:recipe_create", (), RECIPE_FIELDS),
     Endpoint("planning:recipe_edit", ("recipe",), RECIPE_FIELDS),
     Endpoint("planning:recipe_delete", ("recipe",), ()),

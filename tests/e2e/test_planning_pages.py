@@ -168,3 +168,36 @@ def test_screenshots_of_events_list_and_dashboard(
         overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
         assert overflow <= 0, f"{label}: page is {overflow}px wider than the screen"
         screenshot(page, f"dashboard-{label}")
+
+
+def test_a_large_event_shows_its_targets_a_page_at_a_time(
+    page: Page, live_server, make_user, login
+):
+    event = EventFactory(name="Bakery season")
+    for i in range(1, 31):
+        ProductionTargetFactory(event=event, recipe__name=f"Recipe {i:02d}", target_batches=4)
+    login(page, make_user("pat", role="Planners"))
+    page.goto(f"{live_server.url}/events/{event.pk}/")
+    _mark_page(page)
+    production = page.locator("#production")
+    expect(production).to_contain_text("Targets 1–25 of 30")
+    expect(production.get_by_role("row", name="Recipe 26")).to_have_count(0)
+
+    production.get_by_role("link", name="Next").click()
+    expect(production).to_contain_text("Targets 26–30 of 30")
+    expect(page).to_have_url(f"{live_server.url}/events/{event.pk}/?production_page=2")
+
+    # Recording a run elsewhere on the page keeps the table on the page the planner is on.
+    run_form = page.locator("#production-run-form")
+    run_form.get_by_label("Recipe").select_option(label="Recipe 28")
+    run_form.get_by_label("Batches").fill("1")
+    run_form.get_by_role("button", name="Record production run").click()
+    expect(page.locator("#messages")).to_contain_text("Recorded 1 batch of Recipe 28")
+    expect(production).to_contain_text("Targets 26–30 of 30")
+    expect(production.get_by_role("row", name="Recipe 28")).to_contain_text("1/4 batches (25%)")
+    _assert_not_reloaded(page)
+
+    page.reload()
+    expect(production).to_contain_text("Targets 26–30 of 30")
+    page.go_back()
+    expect(page.locator("#production")).to_contain_text("Targets 1–25 of 30")

@@ -1,4 +1,5 @@
 import json
+import re
 
 import pytest
 from django.test import Client
@@ -64,7 +65,7 @@ def test_dashboard_query_count_is_constant(
         AssignmentFactory(event=event, package=item.package)
     with django_assert_max_num_queries(18):
         response = planner_client.get(url("event_detail", event.pk))
-    assert response.content.decode().count('id="production-row-') == n_targets
+    assert response.content.decode().count('id="production-row-') == min(n_targets, 25)
 
 
 def test_add_production_target_htmx_returns_the_section(planner_client):
@@ -409,3 +410,87 @@ def test_signed_out_htmx_request_sends_the_browser_to_login(client):
     assert response.status_code == 200
     assert response["HX-Redirect"] == f"/login/?next=%2Fevents%2F{event.pk}%2F"
     assert b"Sign in" not in response.content
+
+
+def _season_with_targets(n):
+    """An event with `n` production targets named so that their order is known: Recipe 01..."""
+    event = EventFactory()
+    targets = [
+        ProductionTargetFactory(event=event, recipe__name=f"Recipe {i:02d}", target_batches=4)
+        for i in range(1, n + 1)
+    ]
+    return event, targets
+
+
+def _rows(body):
+    return re.findall(r'<th scope="row" data-label="Recipe">(Recipe \w+)</th>', body)
+
+
+def test_target_tables_are_shown_a_page_at_a_time(planner_client):
+    event, _ = _season_with_targets(30)
+    first = planner_client.get(url("event_detail", event.pk)).content.decode()
+    assert _rows(first) == [f"Recipe {i:02d}" for i in range(1, 26)]
+    assert "Targets 1–25 of 30" in first
+    next_url = f"{url('event_detail', event.pk)}?production_page=2"
+    assert f'href="{next_url}#production"' in first
+    assert 'rel="prev"' not in first
+    assert 'name="production_page" value="1"' in first
+
+    second = planner_client.get(next_url).content.decode()
+    assert _rows(second) == [f"Recipe {i:02d}" for i in range(26, 31)]
+    assert "Targets 26–30 of 30" in second
+    assert 'name="production_page" value="2"' in second
+
+    # Previous/Next with htmx: the table alone, for the same URL.
+    fragment = planner_client.get(next_url, HTTP_HX_TARGET="production", **HTMX)
+    body = fragment.content.decode()
+    assert body.lstrip().startswith('<section id="production"')
+    assert _rows(body) == [f"Recipe {i:02d}" for i in range(26, 31)]
+    assert "HX-Target" in fragment["Vary"]
+
+
+@pytest.mark.parametrize("page", ["0", "-1", "abc", "9" * 5000, "2.5", ""])
+def test_a_page_number_that_is_not_a_page_shows_a_page(planner_client, page):
+    event, _ = _season_with_targets(30)
+    response = planner_client.get(url("event_detail", event.pk), {"production_page": page})
+    assert response.status_code == 200
+    assert len(_rows(response.content.decode())) in (25, 5)
+
+
+def test_a_small_event_has_no_pages(planner_client):
+    event, _ = _season_with_targets(3)
+    body = planner_client.get(url("event_detail", event.pk)).content.decode()
+    assert len(_rows(body)) == 3
+    assert "Pages of production targets" not in body
+    assert 'id="production-page"' not in body
+
+
+def test_an_added_target_is_shown_on_its_page(planner_client):
+    event, _ = _season_with_targets(30)
+    late = RecipeFactory(name="Recipe 27b")
+    response = planner_client.post(
+        url("production_target_add", event.pk), {"recipe": late.pk, "target_batches": "2"}, **HTMX
+    )
+    body = response.content.decode()
+    assert "Recipe 27b" in _rows(body)
+    assert "Targets 26–31 of 31" in body
+
+
+def test_changes_elsewhere_keep_the_page_the_planner_is_on(planner_client):
+    event, targets = _season_with_targets(30)
+    on_page_two = targets[27].recipe
+    run = planner_client.post(
+        url("production_run_add", event.pk),
+        {"recipe": on_page_two.pk, "num_batches": "1", "production_page": "2"},
+        **HTMX,
+    )
+    body = run.content.decode()
+    assert _rows(body) == [f"Recipe {i:02d}" for i in range(26, 31)]
+    assert "1/4 batches (25%)" in body
+
+    removed = planner_client.post(
+        url("target_delete", event.pk, "production", targets[0].recipe_id),
+        {"production_page": "2"},
+        **HTMX,
+    )
+    assert _rows(removed.content.decode()) == [f"Recipe {i:02d}" for i in range(27, 31)]
