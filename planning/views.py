@@ -431,18 +431,19 @@ def _dashboard_context(
     production, assembly = dashboard.production, dashboard.assembly
     overall = dashboard.overall
     runs = services.get_recent_runs(event.pk, connection=connection)
-    recipes = list(Recipe.objects.only("id", "name").order_by("name", "id"))
-    goods = list(FinishedGood.objects.only("id", "name").order_by("name", "id"))
+    # (id, name) pairs for the item selects: hundreds of them, and no instance is needed.
+    recipes = list(Recipe.objects.order_by("name", "id").values_list("id", "name"))
+    goods = list(FinishedGood.objects.order_by("name", "id").values_list("id", "name"))
     targeted_recipes = {row.recipe_id for row in production}
     targeted_goods = {row.finished_good_id for row in assembly}
-    available_recipes = [r for r in recipes if r.pk not in targeted_recipes]
-    available_goods = [g for g in goods if g.pk not in targeted_goods]
+    available_recipes = [r for r in recipes if r[0] not in targeted_recipes]
+    available_goods = [g for g in goods if g[0] not in targeted_goods]
     # Runs are recorded mostly for targeted items: list those first.
-    run_recipes = [r for r in recipes if r.pk in targeted_recipes] + available_recipes
-    run_goods = [g for g in goods if g.pk in targeted_goods] + available_goods
+    run_recipes = [r for r in recipes if r[0] in targeted_recipes] + available_recipes
+    run_goods = [g for g in goods if g[0] in targeted_goods] + available_goods
 
     def choose(form, items, field):
-        form.fields[field].choices = [("", "Choose…")] + [(i.pk, i.name) for i in items]
+        form.fields[field].choices = [("", "Choose…"), *items]
         return form
 
     return {
