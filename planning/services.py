@@ -289,14 +289,38 @@ def set_assembly_target(
     )
 
 
-def _list_targets(model: Any, item_field: str, event_id: int, connection) -> list:
+@dataclass(frozen=True, slots=True)
+class ProductionTargetRow:
+    target_id: int
+    recipe_id: int
+    recipe_name: str
+    target_batches: int
+    notes: str
+
+
+@dataclass(frozen=True, slots=True)
+class AssemblyTargetRow:
+    target_id: int
+    finished_good_id: int
+    finished_good_name: str
+    target_quantity: int
+    notes: str
+
+
+def _list_targets(
+    model: Any, row_type: type, item_field: str, amount_field: str, event_id: int, connection
+) -> list:
     validate_id(event_id, "event_id")
-    rows = list(
-        model.objects.using(connection.alias)
+    # Rows, not model instances: a list of 200 targets built as targets and items cost 3.7 ms
+    # on SQLite against 0.6 ms of SQL, most of it instance building and timestamp parsing for
+    # columns a list does not show.
+    rows = [
+        row_type(*values)
+        for values in model.objects.using(connection.alias)
         .filter(event_id=event_id)
-        .select_related(item_field)
         .order_by(f"{item_field}__name", "id")
-    )
+        .values_list("id", f"{item_field}_id", f"{item_field}__name", amount_field, "notes")
+    ]
     if not rows:
         # Only an empty answer needs the second query that tells "no targets" from
         # "no such event".
@@ -306,16 +330,32 @@ def _list_targets(model: Any, item_field: str, event_id: int, connection) -> lis
 
 def get_production_targets(
     event_id: int, *, connection: BaseDatabaseWrapper
-) -> list[EventProductionTarget]:
+) -> list[ProductionTargetRow]:
+    """The event's production targets with their recipe's name, ordered by it, then id."""
     require_atomic(connection, "get_production_targets")
-    return _list_targets(EventProductionTarget, "recipe", event_id, connection)
+    return _list_targets(
+        EventProductionTarget,
+        ProductionTargetRow,
+        "recipe",
+        "target_batches",
+        event_id,
+        connection,
+    )
 
 
 def get_assembly_targets(
     event_id: int, *, connection: BaseDatabaseWrapper
-) -> list[EventAssemblyTarget]:
+) -> list[AssemblyTargetRow]:
+    """The event's assembly targets with their finished good's name, ordered by it, then id."""
     require_atomic(connection, "get_assembly_targets")
-    return _list_targets(EventAssemblyTarget, "finished_good", event_id, connection)
+    return _list_targets(
+        EventAssemblyTarget,
+        AssemblyTargetRow,
+        "finished_good",
+        "target_quantity",
+        event_id,
+        connection,
+    )
 
 
 def delete_production_target(

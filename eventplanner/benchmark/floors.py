@@ -133,9 +133,9 @@ EVENTS_WITH_PROGRESS = _sql(
 )
 
 PRODUCTION_TARGETS = _sql(
-    f"""
-    SELECT {_columns(EventProductionTarget, "t")}, {_columns(Recipe, "r")}
-    FROM {{ptarget}} t JOIN {{recipe}} r ON r.id = t.recipe_id
+    """
+    SELECT t.id, t.recipe_id, r.name, t.target_batches, t.notes
+    FROM {ptarget} t JOIN {recipe} r ON r.id = t.recipe_id
     WHERE t.event_id = %s
     ORDER BY r.name, t.id
     """

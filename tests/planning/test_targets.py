@@ -99,8 +99,12 @@ def test_targets_listed_by_item_name_then_id(atomic):
     production = services.get_production_targets(event.pk, connection=atomic)
     assembly = services.get_assembly_targets(event.pk, connection=atomic)
 
-    assert [t.recipe.name for t in production] == ["Biscotti", "Gingerbread", "Stollen"]
-    assert [t.finished_good.name for t in assembly] == ["Box", "Tin"]
+    assert [t.recipe_name for t in production] == ["Biscotti", "Gingerbread", "Stollen"]
+    assert [t.finished_good_name for t in assembly] == ["Box", "Tin"]
+    stollen = EventProductionTarget.objects.get(event=event, recipe__name="Stollen")
+    assert production[2] == services.ProductionTargetRow(
+        stollen.pk, stollen.recipe_id, "Stollen", stollen.target_batches, stollen.notes
+    )
 
 
 def test_targets_of_unknown_event_is_not_found_but_of_empty_event_is_empty(atomic):
@@ -118,7 +122,7 @@ def test_targets_read_in_one_query(atomic, django_assert_num_queries):
     ProductionTargetFactory.create_batch(30, event=event)
     with django_assert_num_queries(1):
         rows = services.get_production_targets(event.pk, connection=atomic)
-        assert all(row.recipe.name for row in rows)
+        assert all(row.recipe_name for row in rows)
 
 
 def test_delete_target_returns_whether_something_was_deleted(atomic):
