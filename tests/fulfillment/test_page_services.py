@@ -45,6 +45,54 @@ def test_list_event_assignments_counts_the_whole_event_and_pages_the_filter(atom
     assert [row.fulfillment_status for row in page.rows] == ["ready"]
 
 
+@pytest.fixture
+def crowded_event(event):
+    """Recipients with two or three packages each, two of them called the same, whose rows
+    were created interleaved, so the page order (name, then assignment id) differs from the
+    order of the recipients' ids and from the order of the rows' ids."""
+    packages = PackageFactory.create_batch(3)
+    names = ["Zoe", "Aunt Mary", "Bob", "Aunt Mary", "Carl", "Anna", "Bob"]
+    recipients = [RecipientFactory(name=name) for name in names]
+    statuses = ["pending", "ready", "delivered"]
+    for turn in range(3):
+        for n, recipient in enumerate(recipients):
+            if turn < 2 or n % 2:
+                status = statuses[(turn + n) % 3]
+                AssignmentFactory(
+                    event=event,
+                    recipient=recipient,
+                    package=packages[turn],
+                    fulfillment_status=status,
+                )
+    AssignmentFactory(recipient=recipients[1])  # another event
+    return event
+
+
+@pytest.mark.parametrize("status", [None, "pending", "ready", "delivered"])
+@pytest.mark.parametrize("per_page", [1, 4, 50])
+def test_list_event_assignments_pages_cover_the_filter_once_in_name_then_id_order(
+    atomic, crowded_event, status, per_page
+):
+    expected = list(
+        EventRecipientPackage.objects.filter(event=crowded_event)
+        .filter(**({"fulfillment_status": status} if status else {}))
+        .order_by("recipient__name", "id")
+        .values_list("pk", flat=True)
+    )
+    seen = []
+    first = services.list_event_assignments(
+        crowded_event.pk, status=status, per_page=per_page, connection=atomic
+    )
+    for number in range(1, first.num_pages + 1):
+        page = services.list_event_assignments(
+            crowded_event.pk, status=status, page=number, per_page=per_page, connection=atomic
+        )
+        assert len(page.rows) == page.end_index - page.start_index + 1
+        seen += [row.pk for row in page.rows]
+    assert seen == expected
+    assert first.matching == len(expected)
+
+
 def test_list_event_assignments_searches_name_and_household_in_name_order(atomic, event):
     mary = AssignmentFactory(event=event, recipient=RecipientFactory(name="Mary", household="A"))
     AssignmentFactory(event=event, recipient=RecipientFactory(name="Bob", household="B"))
