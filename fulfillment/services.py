@@ -20,6 +20,7 @@ from typing import Any
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.models import Count, F, Func, OuterRef, Prefetch, Q, QuerySet, Subquery
+from django.db.models.expressions import RawSQL
 from django.utils import timezone
 
 from eventplanner.domain import (
@@ -830,6 +831,35 @@ def get_status_counts(event_id: int, *, connection: BaseDatabaseWrapper) -> Stat
     return StatusCounts(*values)
 
 
+# Below this many matching rows, sorting them is cheaper than walking the recipients' index.
+INDEX_ORDER_MIN_ROWS = 200
+
+
+def _page_ids_in_name_order(
+    event_id: int, status: str | None, offset: int, limit: int, connection
+) -> RawSQL:
+    """The ids of one page of the event's assignments in (recipient name, id) order, read in
+    index order instead of sorting every row of the event for each page.
+
+    SQLite never reorders the tables of a CROSS JOIN (its documented way to fix a join
+    order), so it walks the recipients' (name, id) index and, for each recipient, finds its
+    rows of the event through the (event, recipient, status) index: a page costs the rows
+    before it, and only each run of one name is sorted by id. Without statistics SQLite
+    would otherwise start from the event's rows and sort all of them. PostgreSQL plans a
+    CROSS JOIN with a join condition in WHERE like any inner join.
+    """
+    qn = connection.ops.quote_name
+    status_clause = "AND a.fulfillment_status = %s" if status else ""
+    sql = (
+        f"SELECT a.id FROM {qn(Recipient._meta.db_table)} r "
+        f"CROSS JOIN {qn(EventRecipientPackage._meta.db_table)} a "
+        f"WHERE a.recipient_id = r.id AND a.event_id = %s {status_clause} "
+        "ORDER BY r.name, a.id LIMIT %s OFFSET %s"
+    )
+    params = [event_id, *([status] if status else []), limit, offset]
+    return RawSQL(sql, params)
+
+
 def list_event_assignments(
     event_id: int,
     *,
@@ -863,10 +893,12 @@ def list_event_assignments(
     num_pages = max(1, -(-matching // per_page))
     page = min(page, num_pages)
     offset = (page - 1) * per_page
-    # The page's ids first, then its rows: sorting the whole event by name then costs only
-    # the narrow (name, id) pairs, and the last-change subqueries run for this page's rows,
-    # not for every row of the event before the sort.
-    page_ids = base.order_by("recipient__name", "id").values("pk")[offset : offset + per_page]
+    # The page's ids first, then its rows, so the last-change subqueries run for this page's
+    # rows only, not for every row of the event before the sort.
+    if _search_term(search) or matching < INDEX_ORDER_MIN_ROWS:
+        page_ids = base.order_by("recipient__name", "id").values("pk")[offset : offset + per_page]
+    else:
+        page_ids = _page_ids_in_name_order(event_id, status, offset, per_page, connection)
     rows = list(
         _annotated_assignments(alias).filter(pk__in=page_ids).order_by("recipient__name", "id")
     )

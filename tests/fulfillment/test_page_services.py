@@ -2,6 +2,8 @@
 
 import pytest
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from fulfillment import services
 from fulfillment.models import EventRecipientPackage, FulfillmentStatusChange
@@ -68,10 +70,19 @@ def crowded_event(event):
     return event
 
 
+@pytest.fixture(params=["sorted", "index order"])
+def page_plan(request, monkeypatch):
+    """Both ways of reading a page: sorting the matching rows (small events) and walking the
+    recipients' name index (large events)."""
+    threshold = 10**9 if request.param == "sorted" else 0
+    monkeypatch.setattr(services, "INDEX_ORDER_MIN_ROWS", threshold)
+    return request.param
+
+
 @pytest.mark.parametrize("status", [None, "pending", "ready", "delivered"])
 @pytest.mark.parametrize("per_page", [1, 4, 50])
 def test_list_event_assignments_pages_cover_the_filter_once_in_name_then_id_order(
-    atomic, crowded_event, status, per_page
+    atomic, crowded_event, status, per_page, page_plan
 ):
     expected = list(
         EventRecipientPackage.objects.filter(event=crowded_event)
@@ -91,6 +102,28 @@ def test_list_event_assignments_pages_cover_the_filter_once_in_name_then_id_orde
         seen += [row.pk for row in page.rows]
     assert seen == expected
     assert first.matching == len(expected)
+
+
+@pytest.mark.skipif(connection.vendor != "sqlite", reason="EXPLAIN QUERY PLAN is SQLite's")
+@pytest.mark.parametrize("status", [None, "ready"])
+def test_large_event_page_is_read_in_name_index_order_not_sorted(
+    atomic, crowded_event, status, monkeypatch
+):
+    monkeypatch.setattr(services, "INDEX_ORDER_MIN_ROWS", 0)
+    with CaptureQueriesContext(connection) as queries:
+        services.list_event_assignments(
+            crowded_event.pk, status=status, page=2, per_page=4, connection=atomic
+        )
+    rows_query = queries.captured_queries[-1]["sql"]
+    with connection.cursor() as cursor:
+        cursor.execute(f"EXPLAIN QUERY PLAN {rows_query}")
+        plan = cursor.fetchall()
+    [page_ids] = [node for node, _, _, detail in plan if detail.startswith("LIST SUBQUERY")]
+    steps = [detail for _, parent, _, detail in plan if parent == page_ids]
+    assert steps[0].startswith("SCAN r USING COVERING INDEX recipient_name_idx"), plan
+    assert "(event_id=? AND recipient_id=?" in steps[1], plan
+    # Only the rows of one recipient name are ever sorted (by id), never the whole event.
+    assert "USE TEMP B-TREE FOR ORDER BY" not in steps, plan
 
 
 def test_list_event_assignments_searches_name_and_household_in_name_order(atomic, event):
