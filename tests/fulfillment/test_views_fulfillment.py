@@ -610,3 +610,20 @@ def test_a_bad_page_number_keeps_the_status_and_search(client_as, event):
         .content.decode()
     )
     assert html.count('class="assignment"') == 1
+
+
+@pytest.mark.parametrize("event_id", [1, 11, 101])
+@pytest.mark.parametrize("row_id", [1, 10, 11, 111, 2**40])
+def test_row_urls_built_from_prefixes_are_the_reversed_urls(event_id, row_id):
+    from fulfillment.views import RowDisplayer
+
+    event = EventFactory.build(pk=event_id)
+    row = AssignmentFactory.build(
+        pk=row_id, event=event, recipient=RecipientFactory.build(pk=row_id)
+    )
+    row.last_change_source = row.last_changed_by = None
+
+    display = RowDisplayer(event)(row)
+
+    assert display.url == reverse("fulfillment:assignment_detail", args=[event_id, row_id])
+    assert display.recipient_url == reverse("fulfillment:recipient_detail", args=[row_id])
