@@ -762,9 +762,13 @@ def _last_change(field: str, alias: str) -> Subquery:
     )
 
 
-def _annotated_assignments(alias: str):
+@cache
+def _annotated_assignments(alias: str) -> QuerySet:
     """Assignments with recipient and package loaded and who made the last status change
-    (`last_changed_by`, None for a script or no change; `last_change_source`)."""
+    (`last_changed_by`, None for a script or no change; `last_change_source`).
+
+    Built once per database alias and never evaluated itself: callers filter a clone
+    (building the two subqueries was a tenth of a fulfillment page's service time)."""
     return (
         EventRecipientPackage.objects.using(alias)
         .select_related("recipient", "package")
@@ -798,34 +802,34 @@ def _validate_filter(status: str | None, search: str) -> str | None:
     return status
 
 
+def _count_assignments(status: str, alias: str) -> Subquery:
+    # One COUNT per status over the (event, status) index: a fifth of the cost of one grouped
+    # join counting all three with FILTER, which reads every row of the event.
+    return Subquery(
+        EventRecipientPackage.objects.using(alias)
+        .filter(event_id=OuterRef("pk"), fulfillment_status=status)
+        .order_by()
+        .values(n=Func(F("pk"), function="COUNT"))
+    )
+
+
+@cache
+def _status_counts(alias: str) -> QuerySet:
+    # Built once per database alias, like _lockable: each call filters a clone by event, and
+    # building the three subqueries was a third of the call.
+    return (
+        Event.objects.using(alias)
+        .order_by()
+        .values_list(*(_count_assignments(status, alias) for status in FulfillmentStatus.values))
+    )
+
+
 def get_status_counts(event_id: int, *, connection: BaseDatabaseWrapper) -> StatusCounts:
     """The event's assignments counted per status, in one query (DoesNotExist for an
     unknown event)."""
     require_atomic(connection, "get_status_counts")
     validate_id(event_id, "event_id")
-
-    alias = connection.alias
-
-    def count(status: str) -> Subquery:
-        # One COUNT per status over the (event, status) index: a fifth of the cost of one
-        # grouped join counting all three with FILTER, which reads every row of the event.
-        return Subquery(
-            EventRecipientPackage.objects.using(alias)
-            .filter(event_id=OuterRef("pk"), fulfillment_status=status)
-            .order_by()
-            .values(n=Func(F("pk"), function="COUNT"))
-        )
-
-    values = (
-        Event.objects.using(alias)
-        .filter(pk=event_id)
-        .values_list(
-            count(FulfillmentStatus.PENDING),
-            count(FulfillmentStatus.READY),
-            count(FulfillmentStatus.DELIVERED),
-        )
-        .first()
-    )
+    values = _status_counts(connection.alias).filter(pk=event_id).first()
     if values is None:
         raise Event.DoesNotExist(f"Event {event_id} does not exist.")
     return StatusCounts(*values)
