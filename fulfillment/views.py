@@ -20,6 +20,7 @@ from django.core.exceptions import ObjectDoesNotExist, PermissionDenied, Validat
 from django.db import connection, transaction
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.template.backends.utils import csrf_input
 from django.template.defaultfilters import linebreaksbr
 from django.urls import reverse
 from django.utils import dateformat, timezone
@@ -213,6 +214,7 @@ def _row_context(request: HttpRequest, event: Event, row: EventRecipientPackage,
         "event": event,
         "a": row,
         "r": RowDisplayer(event)(row),
+        "csrf_input": csrf_input(request),
         "filters": filters,
         "filter_query": query,
         "filter_suffix": f"?{query}" if query else "",
@@ -261,6 +263,7 @@ def _list_context(
         "event": event,
         "page": page,
         "rows": list(map(RowDisplayer(event, selected_ids), page.rows)),
+        "csrf_input": csrf_input(request),
         "counts": page.counts,
         "filters": filters,
         "filter_query": query,
