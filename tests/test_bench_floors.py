@@ -2,6 +2,7 @@
 same rows, same numbers, same order. A floor that did less would make every ratio a lie."""
 
 import io
+from dataclasses import astuple
 
 import pytest
 from django.core.management import call_command
@@ -113,7 +114,10 @@ def test_packages_floor_matches_the_service(season, status):
     packages = fulfillment_services.get_packages_by_status(event, status, connection=connection)
     rows = floors.packages_by_status(event, status, connection=connection)
     assert packages
-    assert [row[0] for row in rows] == [p.pk for p in packages]
+    # The same columns (the timestamp aside: SQLite's cursor returns it as text).
+    assert [row[:8] + row[9:] for row in rows] == [
+        astuple(p)[:8] + astuple(p)[9:] for p in packages
+    ]
 
 
 def test_write_floors_do_what_the_services_do(season):

@@ -141,13 +141,13 @@ PRODUCTION_TARGETS = _sql(
     """
 )
 
-_PACKAGES = f"""
-    SELECT {_columns(EventRecipientPackage, "a")}, {_columns(Recipient, "rc")},
-           {_columns(Package, "p")}
-    FROM {{assignment}} a
-    JOIN {{recipient}} rc ON rc.id = a.recipient_id
-    JOIN {{package}} p ON p.id = a.package_id
-    WHERE a.event_id = %s {{status_filter}}
+_PACKAGES = """
+    SELECT a.id, a.recipient_id, rc.name, rc.household, a.package_id, p.name, a.quantity,
+           a.fulfillment_status, a.status_changed_at, a.notes
+    FROM {assignment} a
+    JOIN {recipient} rc ON rc.id = a.recipient_id
+    JOIN {package} p ON p.id = a.package_id
+    WHERE a.event_id = %s {status_filter}
     ORDER BY rc.name, a.id
     """
 PACKAGES_ALL = _sql(_PACKAGES.replace("{status_filter}", ""))

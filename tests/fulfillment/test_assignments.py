@@ -114,11 +114,22 @@ def test_packages_by_status_ordered_by_recipient_name_then_id(atomic, django_ass
 
     with django_assert_num_queries(1):
         rows = services.get_packages_by_status(event.pk, connection=atomic)
-        assert [r.pk for r in rows] == [mary_1.pk, mary_2.pk, zoe.pk]
-        assert rows[0].recipient.name == "Aunt Mary"
-        assert rows[0].package.name
+        assert [r.assignment_id for r in rows] == [mary_1.pk, mary_2.pk, zoe.pk]
+    mary_1.refresh_from_db()
+    assert rows[0] == services.PackageRow(
+        assignment_id=mary_1.pk,
+        recipient_id=mary_1.recipient_id,
+        recipient_name="Aunt Mary",
+        household=mary_1.recipient.household,
+        package_id=mary_1.package_id,
+        package_name=mary_1.package.name,
+        quantity=mary_1.quantity,
+        fulfillment_status="pending",
+        status_changed_at=mary_1.status_changed_at,
+        notes=mary_1.notes,
+    )
     ready = services.get_packages_by_status(event.pk, "ready", connection=atomic)
-    assert [r.pk for r in ready] == [mary_2.pk]
+    assert [(r.assignment_id, r.fulfillment_status) for r in ready] == [(mary_2.pk, "ready")]
 
 
 def test_packages_by_status_refuses_unknown_event_and_status(atomic):
