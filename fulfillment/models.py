@@ -203,3 +203,17 @@ class FulfillmentStatusChange(models.Model):
 
     def delete(self, *args, **kwargs):
         raise TypeError("Fulfillment history is append-only.")
+
+
+def assignments_with_status(status: str) -> models.Subquery:
+    """How many of the outer event's assignments have `status`, for annotating a queryset of
+    events. One COUNT per status reads only that status's entries of the (event, status)
+    index; one grouped join counting all three with FILTER reads every assignment of the
+    event (large event, scale 10: 5.2 -> 2.3 ms for the three counts)."""
+    return models.Subquery(
+        EventRecipientPackage.objects.filter(
+            event_id=models.OuterRef("pk"), fulfillment_status=status
+        )
+        .order_by()
+        .values(n=models.Func(models.F("pk"), function="COUNT"))
+    )

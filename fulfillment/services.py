@@ -20,7 +20,7 @@ from typing import Any
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.backends.base.base import BaseDatabaseWrapper
-from django.db.models import Count, F, Func, OuterRef, Prefetch, Q, QuerySet, Subquery
+from django.db.models import Count, OuterRef, Prefetch, Q, QuerySet, Subquery
 from django.db.models.expressions import RawSQL
 from django.utils import timezone
 
@@ -41,6 +41,7 @@ from fulfillment.models import (
     Package,
     PackageItem,
     Recipient,
+    assignments_with_status,
     next_status,
     previous_status,
 )
@@ -835,17 +836,6 @@ def _validate_filter(status: str | None, search: str) -> str | None:
     return status
 
 
-def _count_assignments(status: str, alias: str) -> Subquery:
-    # One COUNT per status over the (event, status) index: a fifth of the cost of one grouped
-    # join counting all three with FILTER, which reads every row of the event.
-    return Subquery(
-        EventRecipientPackage.objects.using(alias)
-        .filter(event_id=OuterRef("pk"), fulfillment_status=status)
-        .order_by()
-        .values(n=Func(F("pk"), function="COUNT"))
-    )
-
-
 @cache
 def _status_counts(alias: str) -> QuerySet:
     # Built once per database alias, like _lockable: each call filters a clone by event, and
@@ -853,7 +843,7 @@ def _status_counts(alias: str) -> QuerySet:
     return (
         Event.objects.using(alias)
         .order_by()
-        .values_list(*(_count_assignments(status, alias) for status in FulfillmentStatus.values))
+        .values_list(*(assignments_with_status(status) for status in FulfillmentStatus.values))
     )
 
 

@@ -24,7 +24,6 @@ from django.db.models import (
     Func,
     IntegerField,
     OuterRef,
-    Q,
     QuerySet,
     Subquery,
     Sum,
@@ -41,7 +40,7 @@ from eventplanner.domain import (
     validate_positive_int,
     validate_text,
 )
-from fulfillment.models import EventRecipientPackage, FulfillmentStatus
+from fulfillment.models import EventRecipientPackage, FulfillmentStatus, assignments_with_status
 from planning.models import (
     AssemblyRun,
     Event,
@@ -633,14 +632,17 @@ def get_assembly_progress(
 
 
 def _with_package_counts(queryset):
-    def count(status: str) -> Count:
-        return Count("assignments", filter=Q(assignments__fulfillment_status=status))
-
     return queryset.annotate(
-        packages_pending=count(FulfillmentStatus.PENDING),
-        packages_ready=count(FulfillmentStatus.READY),
-        packages_delivered=count(FulfillmentStatus.DELIVERED),
+        packages_pending=assignments_with_status(FulfillmentStatus.PENDING),
+        packages_ready=assignments_with_status(FulfillmentStatus.READY),
+        packages_delivered=assignments_with_status(FulfillmentStatus.DELIVERED),
     )
+
+
+@cache
+def _events_with_package_counts(alias: str):
+    # Built once per database alias; each dashboard read takes a clone for its event.
+    return _with_package_counts(Event.objects.using(alias))
 
 
 def _overall(
@@ -1134,7 +1136,7 @@ def get_event_dashboard(
     require_atomic(connection, "get_event_dashboard")
     validate_id(event_id, "event_id")
     alias = connection.alias
-    event = _with_package_counts(Event.objects.using(alias)).get(pk=event_id)
+    event = _events_with_package_counts(alias).get(pk=event_id)
     production = _production_progress(alias, event_id).get(event_id, [])
     assembly = _assembly_progress(alias, event_id=event_id).get(event_id, [])
     needs = None
