@@ -1251,7 +1251,16 @@ def get_recent_runs(
         )[:limit]
     )
     entries = [
-        RunEntry("production", pk, name, amount, "batches", when, user or "", notes)
+        RunEntry(
+            "production",
+            pk,
+            name,
+            amount,
+            "batch" if amount == 1 else "batches",
+            when,
+            user or "",
+            notes,
+        )
         for pk, name, amount, when, user, notes in production
     ] + [
         RunEntry("assembly", pk, name, amount, "assembled", when, user or "", notes)

@@ -25,7 +25,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.cache import patch_vary_headers
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
-from django_htmx.http import trigger_client_event
+from django_htmx.http import push_url, trigger_client_event
 
 from eventplanner.htmx import page_or_fragment, wants_fragment
 from planning import services
@@ -359,11 +359,38 @@ def _target_rows(request: HttpRequest, event: Event, kind: str, rows: list) -> l
     return result
 
 
-def _page_numbers(request: HttpRequest) -> dict[str, str | None]:
-    """The page of each target table the planner is on: in the query string of the page, or
-    sent along (hx-include) by a form whose answer re-renders a table."""
-    data = request.POST if request.method == "POST" else request.GET
-    return {kind: data.get(f"{kind}_page") for kind in TARGET_KINDS}
+def _page_numbers(request: HttpRequest) -> dict[str, int]:
+    """The page of each target table the planner is on: sent along (hx-include of the pagers'
+    hidden fields) by a form or link whose answer re-renders a table, else in the query
+    string (the page's URL, or a form's action without JavaScript). Anything but a whole
+    number of 1 or more is page 1; a number past the end is the last page."""
+    numbers = {}
+    for kind in TARGET_KINDS:
+        name = f"{kind}_page"
+        value = request.POST.get(name) or request.GET.get(name) or ""
+        if not (value.isascii() and value.isdigit()):
+            numbers[kind] = 1
+        elif len(value) > 9:  # past any last page (and int() refuses thousands of digits)
+            numbers[kind] = 10**9
+        else:
+            numbers[kind] = max(int(value), 1)
+    return numbers
+
+
+def _page_holding(ids: list[int], item_id: int) -> int:
+    return ids.index(item_id) // TARGETS_PER_PAGE + 1 if item_id in ids else 1
+
+
+def _page_query(numbers: dict[str, int]) -> str:
+    """ "?production_page=2&..." for the target tables not on page 1, or ""."""
+    query = urlencode(sorted((f"{k}_page", n) for k, n in numbers.items() if n > 1))
+    return f"?{query}" if query else ""
+
+
+def _dashboard_url(event: Event, numbers: dict[str, int], anchor: str = "") -> str:
+    """The dashboard's URL with the pages of its target tables."""
+    base = reverse("planning:event_detail", args=[event.pk])
+    return f"{base}{_page_query(numbers)}{anchor}"
 
 
 def _target_pages(
@@ -378,28 +405,37 @@ def _target_pages(
     if show is not None:
         kind, item_id = show
         key = TARGET_KINDS[kind]["item"] + "_id"
-        ids = [getattr(row, key) for row in rows[kind]]
-        if item_id in ids:
-            numbers[kind] = ids.index(item_id) // TARGETS_PER_PAGE + 1
+        numbers[kind] = _page_holding([getattr(row, key) for row in rows[kind]], item_id)
     pages = {
         kind: Paginator(rows[kind], TARGETS_PER_PAGE).get_page(numbers[kind])
         for kind in TARGET_KINDS
     }
+    current = {kind: page.number for kind, page in pages.items()}
     base = reverse("planning:event_detail", args=[event.pk])
 
-    def url(kind: str, number: int) -> str:
-        query = {f"{k}_page": p.number for k, p in pages.items() if p.number > 1}
-        query[f"{kind}_page"] = number
-        return f"{base}?{urlencode(sorted(query.items()))}"
+    def links(kind: str, number: int) -> dict[str, str]:
+        # Without JavaScript the whole page is shown again: the link names both tables'
+        # pages. With htmx only this table is swapped and the other one may have moved since
+        # this link was drawn: the request names this table's page, adds the other's from its
+        # pager (hx-include), and the answer sets the address bar (HX-Push-Url).
+        return {
+            "href": _dashboard_url(event, current | {kind: number}, f"#{kind}"),
+            "hx": f"{base}?{kind}_page={number}",
+        }
 
-    context: dict[str, Any] = {}
+    other = dict(zip(TARGET_KINDS, reversed(TARGET_KINDS), strict=True))
+    context: dict[str, Any] = {
+        "page_numbers": current,
+        "page_query": _page_query(current),
+    }
     for kind, page in pages.items():
         context[kind] = _target_rows(request, event, kind, page.object_list)
         context[f"{kind}_pager"] = {
             "kind": kind,
+            "other": other[kind],
             "page": page,
-            "previous": url(kind, page.number - 1) if page.has_previous() else "",
-            "next": url(kind, page.number + 1) if page.has_next() else "",
+            "previous": links(kind, page.number - 1) if page.has_previous() else None,
+            "next": links(kind, page.number + 1) if page.has_next() else None,
         }
     return context
 
@@ -479,10 +515,11 @@ def event_detail(request: HttpRequest, event_id: int) -> HttpResponse:
     event = get_object_or_404(Event, pk=event_id)
     with transaction.atomic():
         context = _dashboard_context(request, event)
-    # A target table's Previous/Next asks for that table alone (the URL stays the page's).
+    # A target table's Previous/Next asks for that table alone.
     htmx = getattr(request, "htmx", None)
     if wants_fragment(request) and htmx.target in TARGET_KINDS:
         response = page_or_fragment(request, DASHBOARD, htmx.target, context)
+        push_url(response, _dashboard_url(event, context["page_numbers"]))
     else:
         response = render(request, DASHBOARD, context)
     patch_vary_headers(response, ["HX-Request", "HX-Target"])
@@ -504,7 +541,11 @@ def _dashboard_response(
             request, event, forms, with_needs="needs" in (fragment, *oob), show=show
         )
     context.update(extra or {})
-    return page_or_fragment(request, DASHBOARD, fragment, context, oob=oob)
+    response = page_or_fragment(request, DASHBOARD, fragment, context, oob=oob)
+    if show is not None and wants_fragment(request):
+        # A target just added may be on another page of its table: the address says which.
+        push_url(response, _dashboard_url(event, context["page_numbers"]))
+    return response
 
 
 def _done(request: HttpRequest, event: Event, fragment: str, message: str, **kwargs):
@@ -515,7 +556,29 @@ def _done(request: HttpRequest, event: Event, fragment: str, message: str, **kwa
             trigger_client_event(response, TARGETS_CHANGED)
         return response
     messages.success(request, message)
-    return redirect("planning:event_detail", event.pk)
+    # Back on the pages the planner was on (the form's action carries them), or on the page
+    # of a target just added.
+    numbers = _page_numbers(request)
+    anchor = ""
+    show = kwargs.get("show")
+    if show is not None:
+        kind, item_id = show
+        with transaction.atomic():
+            number = _page_of(event, kind, item_id)
+        numbers[kind] = number
+        anchor = f"#{kind}-row-{item_id}"
+    return redirect(_dashboard_url(event, numbers, anchor))
+
+
+def _progress_rows(event: Event, kind: str) -> list:
+    if kind == "production":
+        return services.get_production_progress(event.pk, connection=connection)
+    return services.get_assembly_progress(event.pk, connection=connection)
+
+
+def _page_of(event: Event, kind: str, item_id: int) -> int:
+    key = TARGET_KINDS[kind]["item"] + "_id"
+    return _page_holding([getattr(row, key) for row in _progress_rows(event, kind)], item_id)
 
 
 # Targets ---------------------------------------------------------------------------------
@@ -592,13 +655,8 @@ def assembly_target_add(request: HttpRequest, event_id: int) -> HttpResponse:
 
 
 def _target_row(request: HttpRequest, event: Event, kind: str, item_id: int) -> TargetRow | None:
-    rows = (
-        services.get_production_progress(event.pk, connection=connection)
-        if kind == "production"
-        else services.get_assembly_progress(event.pk, connection=connection)
-    )
     key = TARGET_KINDS[kind]["item"] + "_id"
-    found = [row for row in rows if getattr(row, key) == item_id]
+    found = [row for row in _progress_rows(event, kind) if getattr(row, key) == item_id]
     return _target_rows(request, event, kind, found)[0] if found else None
 
 
@@ -680,6 +738,8 @@ def _row_response(
     )
     if not wants_fragment(request):
         context["nav"] = "events"
+        context["back_url"] = _dashboard_url(event, _page_numbers(request), f"#{kind}")
+        context["page_query"] = _page_query(_page_numbers(request))
         return render(request, "planning/target_edit.html", context)
     name = "target-row-edit" if edit else "target-row"
     html = render_to_string(f"{DASHBOARD}#{name}", context, request)
@@ -727,7 +787,7 @@ def target_edit(request: HttpRequest, event_id: int, kind: str, item_id: int) ->
         else:
             if not wants_fragment(request):
                 messages.success(request, "Target saved.")
-                return redirect("planning:event_detail", event.pk)
+                return redirect(_dashboard_url(event, _page_numbers(request), f"#{kind}"))
             response = _row_response(
                 request, event, kind, item_id, flash="Target saved.", oob=SIDE_PARTS
             )
@@ -743,7 +803,7 @@ def target_row(request: HttpRequest, event_id: int, kind: str, item_id: int) -> 
         raise Http404("No such kind of target.")
     event = get_object_or_404(Event, pk=event_id)
     if not wants_fragment(request):
-        return redirect("planning:event_detail", event.pk)
+        return redirect(_dashboard_url(event, _page_numbers(request), f"#{kind}"))
     return _row_response(request, event, kind, item_id)
 
 
@@ -763,7 +823,14 @@ def target_delete(request: HttpRequest, event_id: int, kind: str, item_id: int) 
         return render(
             request,
             "planning/target_confirm_delete.html",
-            {"event": event, "target": target, "item": item, "kind": kind, "nav": "events"},
+            {
+                "event": event,
+                "target": target,
+                "item": item,
+                "kind": kind,
+                "nav": "events",
+                "back_url": _dashboard_url(event, _page_numbers(request), f"#{kind}"),
+            },
         )
     with transaction.atomic():
         spec["delete"](event.pk, item_id, connection=connection)

@@ -9,6 +9,7 @@ from planning.models import Event, EventProductionTarget
 from tests.e2e.conftest import DESKTOP, PHONE
 from tests.fulfillment.factories import AssignmentFactory, PackageItemFactory
 from tests.planning.factories import (
+    AssemblyTargetFactory,
     EventFactory,
     FinishedGoodComponentFactory,
     FinishedGoodFactory,
@@ -176,6 +177,7 @@ def test_a_large_event_shows_its_targets_a_page_at_a_time(
     event = EventFactory(name="Bakery season")
     for i in range(1, 31):
         ProductionTargetFactory(event=event, recipe__name=f"Recipe {i:02d}", target_batches=4)
+        AssemblyTargetFactory(event=event, finished_good__name=f"Good {i:02d}")
     login(page, make_user("pat", role="Planners"))
     page.goto(f"{live_server.url}/events/{event.pk}/")
     _mark_page(page)
@@ -195,9 +197,19 @@ def test_a_large_event_shows_its_targets_a_page_at_a_time(
     expect(page.locator("#messages")).to_contain_text("Recorded 1 batch of Recipe 28")
     expect(production).to_contain_text("Targets 26–30 of 30")
     expect(production.get_by_role("row", name="Recipe 28")).to_contain_text("1/4 batches (25%)")
+    expect(page.locator("#runs")).to_contain_text("1 batch · Recipe 28")
+
+    # Paging the other table keeps this one's page in the address.
+    assembly = page.locator("#assembly")
+    assembly.get_by_role("link", name="Next").click()
+    expect(assembly).to_contain_text("Targets 26–30 of 30")
+    expect(page).to_have_url(
+        f"{live_server.url}/events/{event.pk}/?assembly_page=2&production_page=2"
+    )
     _assert_not_reloaded(page)
 
     page.reload()
     expect(production).to_contain_text("Targets 26–30 of 30")
+    expect(assembly).to_contain_text("Targets 26–30 of 30")
     page.go_back()
-    expect(page.locator("#production")).to_contain_text("Targets 1–25 of 30")
+    expect(page.locator("#assembly")).to_contain_text("Targets 1–25 of 30")

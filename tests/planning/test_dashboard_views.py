@@ -103,7 +103,7 @@ def test_add_target_without_htmx_redirects(planner_client):
         url("production_target_add", event.pk), {"recipe": recipe.pk, "target_batches": "2"}
     )
     assert response.status_code == 302
-    assert response["Location"] == url("event_detail", event.pk)
+    assert response["Location"] == f"{url('event_detail', event.pk)}#production-row-{recipe.pk}"
 
 
 @pytest.mark.parametrize(
@@ -449,12 +449,16 @@ def test_target_tables_are_shown_a_page_at_a_time(planner_client):
     assert "HX-Target" in fragment["Vary"]
 
 
-@pytest.mark.parametrize("page", ["0", "-1", "abc", "9" * 5000, "2.5", ""])
-def test_a_page_number_that_is_not_a_page_shows_a_page(planner_client, page):
+@pytest.mark.parametrize(
+    ("page", "shown"),
+    [("0", 25), ("-1", 25), ("abc", 25), ("2.5", 25), ("", 25), ("²", 25)]
+    + [("3", 5), ("999999999", 5), ("9" * 5000, 5)],
+)
+def test_a_page_number_that_is_not_a_page_shows_the_first_or_the_last(planner_client, page, shown):
     event, _ = _season_with_targets(30)
     response = planner_client.get(url("event_detail", event.pk), {"production_page": page})
     assert response.status_code == 200
-    assert len(_rows(response.content.decode())) in (25, 5)
+    assert len(_rows(response.content.decode())) == shown
 
 
 def test_a_small_event_has_no_pages(planner_client):
@@ -494,3 +498,48 @@ def test_changes_elsewhere_keep_the_page_the_planner_is_on(planner_client):
         **HTMX,
     )
     assert _rows(removed.content.decode()) == [f"Recipe {i:02d}" for i in range(27, 31)]
+
+
+def test_paging_one_table_keeps_the_other_tables_page(planner_client):
+    event, _ = _season_with_targets(30)
+    for i in range(1, 31):
+        AssemblyTargetFactory(event=event, finished_good__name=f"Good {i:02d}")
+    base = url("event_detail", event.pk)
+    # htmx: the link asks for its own table's page; the other's comes from its pager.
+    response = planner_client.get(
+        base,
+        {"assembly_page": "2", "production_page": "2"},
+        HTTP_HX_TARGET="assembly",
+        **HTMX,
+    )
+    assert response["HX-Push-Url"] == f"{base}?assembly_page=2&production_page=2"
+    body = response.content.decode()
+    assert f'href="{base}?assembly_page=1&amp;production_page=2#assembly"' not in body
+    assert f'href="{base}?production_page=2#assembly"' in body  # Previous: page 1 left out
+    assert f'hx-get="{base}?assembly_page=1"' in body
+    assert 'hx-include="#production-page"' in body
+
+
+def test_without_javascript_changes_come_back_to_the_same_pages(planner_client):
+    event, targets = _season_with_targets(30)
+    page = planner_client.get(url("event_detail", event.pk), {"production_page": "2"})
+    body = page.content.decode()
+    action = f"{url('production_run_add', event.pk)}?production_page=2"
+    assert f'action="{action}"' in body
+    run = planner_client.post(action, {"recipe": targets[27].recipe_id, "num_batches": "1"})
+    assert run["Location"] == f"{url('event_detail', event.pk)}?production_page=2"
+
+    late = RecipeFactory(name="Recipe 27b")
+    added = planner_client.post(
+        url("production_target_add", event.pk), {"recipe": late.pk, "target_batches": "2"}
+    )
+    assert added["Location"] == (
+        f"{url('event_detail', event.pk)}?production_page=2#production-row-{late.pk}"
+    )
+
+    confirm = planner_client.get(
+        f"{url('target_delete', event.pk, 'production', targets[0].recipe_id)}?production_page=2"
+    )
+    assert f'href="{url("event_detail", event.pk)}?production_page=2#production"' in (
+        confirm.content.decode()
+    )
