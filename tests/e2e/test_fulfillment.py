@@ -184,6 +184,10 @@ def test_phone_width_checklist_and_page_are_usable(
     login(page, make_user("packer", role="Packers"))
     page.goto(page_url(live_server, event))
     assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+    # The row's next step fits inside the row's card.
+    card = page.locator(f"#assignment-{rows[0].pk} tr").first.bounding_box()
+    step = page.get_by_role("button", name=re.compile(r"Mark \w+\s*: Aunt Mary")).bounding_box()
+    assert step["x"] + step["width"] <= card["x"] + card["width"]
     screenshot(page, "fulfillment-phone")
 
     page.goto(f"{live_server.url}/events/{event.pk}/checklist/")
