@@ -528,7 +528,9 @@ def assignment_undo(request: HttpRequest, event_id: int, assignment_id: int) -> 
             messages.error(request, notice)
         else:
             messages.success(request, f"Stepped back to {fresh.fulfillment_status}.")
-        return redirect("fulfillment:assignment_detail", event_id=event.pk, assignment_id=fresh.pk)
+        detail = reverse("fulfillment:assignment_detail", args=[event.pk, fresh.pk])
+        query = _filter_query(_filters(request))
+        return redirect(f"{detail}?{query}" if query else detail)
     with transaction.atomic():
         history = services.get_status_history(fresh.pk, connection=connection)
     context = _row_context(

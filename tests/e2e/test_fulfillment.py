@@ -256,3 +256,29 @@ def test_assign_by_search_then_a_duplicate_offers_the_existing_row(
     page.get_by_role("link", name=re.compile("Edit the existing assignment")).click()
     expect(page.get_by_role("spinbutton", name="Quantity")).to_have_value("1")
     assert EventRecipientPackage.objects.filter(event=event).count() == 5
+
+
+def test_searching_then_paging_shows_the_page_the_address_names(
+    page, live_server, make_user, login
+):
+    event = EventFactory(name="Bakery round")
+    package = PackageFactory(name="Cookie tin")
+    for i in range(60):
+        AssignmentFactory(event=event, package=package, recipient__name=f"Patel {i:02d}")
+        AssignmentFactory(event=event, package=package, recipient__name=f"Other {i:02d}")
+    login(page, make_user("packer", role="Packers"))
+    page.goto(page_url(live_server, event))
+    expect(page.locator("#assignments")).to_contain_text("Page 1 of 3")
+
+    search = page.get_by_label("Search recipient or household")
+    search.press_sequentially("Patel")
+    expect(page.locator("#assignments")).to_contain_text("Page 1 of 2")
+    # Leaving the box re-submits the filter at the moment Next is clicked: the later request
+    # wins, so the list, the address and the box agree.
+    page.locator("#assignments").get_by_role("link", name="Next").click()
+    expect(page.locator("#assignments")).to_contain_text("Page 2 of 2")
+    wait_for_htmx(page)
+    assert "q=Patel" in page.url
+    assert "page=2" in page.url
+    expect(search).to_have_value("Patel")
+    expect(page.locator("#assignments")).not_to_contain_text("Other")

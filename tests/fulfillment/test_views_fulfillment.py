@@ -627,3 +627,26 @@ def test_row_urls_built_from_prefixes_are_the_reversed_urls(event_id, row_id):
 
     assert display.url == reverse("fulfillment:assignment_detail", args=[event_id, row_id])
     assert display.recipient_url == reverse("fulfillment:recipient_detail", args=[row_id])
+
+
+def test_a_rows_history_undo_and_edit_keep_the_pages_filter(client_as, event):
+    row = AssignmentFactory(event=event, ready=True, recipient=RecipientFactory(name="Aunt Mary"))
+    client = client_as("Coordinators")
+    query = "?status=ready&q=Mary"
+    page = client.get(page_url(event, query)).content.decode()
+    suffix = "?status=ready&amp;q=Mary"
+    for action in ("history/", "undo/", "edit/"):
+        assert f'href="{action_url("assignment_detail", row)}{action}{suffix}"' in page
+    # The row's forms opened with htmx post back with the filter.
+    undo = client.get(action_url("assignment_undo", row) + query, **HTMX).content.decode()
+    assert f'hx-post="{action_url("assignment_undo", row)}{suffix}"' in undo
+    edit = client.get(action_url("assignment_edit", row) + query, **HTMX).content.decode()
+    assert f'hx-post="{action_url("assignment_edit", row)}{suffix}"' in edit
+    # Without JavaScript, stepping back lands on the assignment's page, still filtered.
+    response = client.post(
+        action_url("assignment_undo", row) + query,
+        {"reason": "too early", "expected_status": "ready"},
+    )
+    assert response["Location"] == action_url("assignment_detail", row) + query
+    detail = client.get(response["Location"]).content.decode()
+    assert f'href="{page_url(event)}{suffix}">Packages</a>' in detail
