@@ -6,7 +6,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from planning.models import Event, EventProductionTarget
-from tests.e2e.conftest import DESKTOP, PHONE
+from tests.e2e.conftest import DESKTOP, PHONE, wait_for_htmx
 from tests.fulfillment.factories import AssignmentFactory, PackageItemFactory
 from tests.planning.factories import (
     AssemblyTargetFactory,
@@ -83,6 +83,9 @@ def test_inline_edit_and_validation_error_for_zero(page: Page, live_server, make
     row.get_by_role("button", name="Save").click()
     expect(row).to_contain_text("Enter a whole number of 1 or more.")
     assert EventProductionTarget.objects.get().target_batches == 4
+    # Type into the row once htmx has settled it, as a person would: during the settle,
+    # htmx is still swapping attributes on the new form.
+    wait_for_htmx(page)
 
     batches.fill("6")
     row.get_by_label("Notes").fill("two ovens")
