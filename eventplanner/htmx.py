@@ -2,16 +2,27 @@
 
 from __future__ import annotations
 
+from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.template.loader import render_to_string
 from django.utils.cache import patch_vary_headers
 
 
+def apply_form_errors(form, error: ValidationError) -> None:
+    """Show a service's ValidationError on the form: per field where the field exists."""
+    if hasattr(error, "error_dict"):
+        for field, errors in error.message_dict.items():
+            form.add_error(field if field in form.fields else None, errors)
+    else:
+        form.add_error(None, error.messages)
+
+
 def wants_fragment(request: HttpRequest) -> bool:
-    # A history-restore request (back button with an empty htmx cache) needs the whole page.
+    # A history-restore request (back button with an empty htmx cache) and a boosted link
+    # need the whole page.
     htmx = getattr(request, "htmx", None)
-    return bool(htmx) and not htmx.history_restore_request
+    return bool(htmx) and not htmx.boosted and not htmx.history_restore_request
 
 
 def page_or_fragment(

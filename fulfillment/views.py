@@ -29,6 +29,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from django.views.decorators.vary import vary_on_headers
 from django_htmx.http import HttpResponseClientRedirect
 
+from eventplanner.htmx import apply_form_errors, wants_fragment
 from fulfillment import services
 from fulfillment.forms import (
     AssignmentEditForm,
@@ -58,13 +59,6 @@ PERM_REMOVE_ASSIGNMENT = "fulfillment.delete_eventrecipientpackage"
 
 SELECT_SOMETHING = "Select at least one package first."
 CONFLICT = "Changed by {who} at {when}: this package is now {status}. Nothing was changed."
-
-
-def _wants_fragment(request: HttpRequest) -> bool:
-    """An htmx request for part of a page; a history restore needs the whole page."""
-    return (
-        bool(request.htmx) and not request.htmx.boosted and not request.htmx.history_restore_request
-    )
 
 
 def _require(request: HttpRequest, perm: str) -> None:
@@ -287,7 +281,7 @@ def event_fulfillment(request: HttpRequest, event_id: int) -> HttpResponse:
     context["filter_form"] = FulfillmentFilterForm(
         initial={"status": filters["status"] or "", "q": filters["search"]}
     )
-    if _wants_fragment(request):
+    if wants_fragment(request):
         return render(request, f"{PAGE}#list_update", {**context, "oob": True})
     return render(request, PAGE, context)
 
@@ -814,7 +808,7 @@ def _catalog_list(request: HttpRequest, template: str, list_service, extra: dict
         "search_query": urlencode({"q": filters["search"]}) if filters["search"] else "",
         **extra,
     }
-    if _wants_fragment(request):
+    if wants_fragment(request):
         return render(request, f"{template}#results", context)
     return render(request, template, context)
 
@@ -868,20 +862,12 @@ def _recipient_form_view(request: HttpRequest, recipient: Recipient | None) -> H
                         recipient.pk, **form.cleaned_data, connection=connection
                     )
         except ValidationError as exc:
-            _add_errors(form, exc)
+            apply_form_errors(form, exc)
         else:
             text = f"Saved {saved.name}."
             recipient = saved
     url = reverse("fulfillment:recipient_detail", args=[recipient.pk]) if text else ""
     return _form_response(request, template, context, url, text)
-
-
-def _add_errors(form, exc: ValidationError) -> None:
-    if hasattr(exc, "error_dict"):
-        for field, errors in exc.message_dict.items():
-            form.add_error(field if field in form.fields else None, errors)
-    else:
-        form.add_error(None, exc.messages)
 
 
 @require_http_methods(["GET", "POST"])
@@ -1021,7 +1007,7 @@ def _package_form_view(request: HttpRequest, package) -> HttpResponse:
                 else:
                     saved = services.update_package(package.pk, **fields, connection=connection)
         except ValidationError as exc:
-            _add_errors(form, exc)
+            apply_form_errors(form, exc)
         except ObjectDoesNotExist:
             form.add_error(None, "A chosen finished good no longer exists; choose again.")
         else:

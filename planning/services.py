@@ -1279,15 +1279,7 @@ def delete_production_run(
 ) -> ProductionRun:
     """Take back a production run recorded by mistake (it must belong to `event_id`)."""
     require_atomic(connection, "delete_production_run")
-    validate_id(run_id, "run_id")
-    validate_id(event_id, "event_id")
-    run = (
-        ProductionRun.objects.using(connection.alias)
-        .select_related("recipe")
-        .get(pk=run_id, event_id=event_id)
-    )
-    ProductionRun.objects.using(connection.alias).filter(pk=run.pk).delete()
-    return run
+    return _delete_run(ProductionRun, "recipe", run_id, event_id, connection)
 
 
 def delete_assembly_run(
@@ -1295,12 +1287,17 @@ def delete_assembly_run(
 ) -> AssemblyRun:
     """Take back an assembly run recorded by mistake (it must belong to `event_id`)."""
     require_atomic(connection, "delete_assembly_run")
+    return _delete_run(AssemblyRun, "finished_good", run_id, event_id, connection)
+
+
+def _delete_run(model: Any, item_field: str, run_id: int, event_id: int, connection) -> Any:
+    """Delete the event's run and return it with its item (for the confirmation)."""
     validate_id(run_id, "run_id")
     validate_id(event_id, "event_id")
     run = (
-        AssemblyRun.objects.using(connection.alias)
-        .select_related("finished_good")
+        model.objects.using(connection.alias)
+        .select_related(item_field)
         .get(pk=run_id, event_id=event_id)
     )
-    AssemblyRun.objects.using(connection.alias).filter(pk=run.pk).delete()
+    model.objects.using(connection.alias).filter(pk=run.pk).delete()
     return run

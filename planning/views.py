@@ -27,7 +27,7 @@ from django.utils.cache import patch_vary_headers
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import push_url, trigger_client_event
 
-from eventplanner.htmx import page_or_fragment, wants_fragment
+from eventplanner.htmx import apply_form_errors, page_or_fragment, wants_fragment
 from planning import services
 from planning.forms import (
     ApplyNeedsForm,
@@ -65,15 +65,6 @@ SAVED_MEANWHILE = (
     "Someone saved the same thing at the same moment, so this was not saved. "
     "Check the current data and try again."
 )
-
-
-def apply_form_errors(form, error: ValidationError) -> None:
-    """Show a service's ValidationError on the form: per field where the field exists."""
-    if hasattr(error, "error_dict"):
-        for field, errors in error.message_dict.items():
-            form.add_error(field if field in form.fields else None, errors)
-    else:
-        form.add_error(None, error.messages)
 
 
 # ---------------------------------------------------------------------------------------
@@ -571,9 +562,7 @@ def _done(request: HttpRequest, event: Event, fragment: str, message: str, **kwa
 
 
 def _progress_rows(event: Event, kind: str) -> list:
-    if kind == "production":
-        return services.get_production_progress(event.pk, connection=connection)
-    return services.get_assembly_progress(event.pk, connection=connection)
+    return TARGET_KINDS[kind]["progress"](event.pk, connection=connection)
 
 
 def _page_of(event: Event, kind: str, item_id: int) -> int:
@@ -668,6 +657,7 @@ TARGET_KINDS = {
         "form": ProductionTargetEditForm,
         "set": services.set_production_target,
         "delete": services.delete_production_target,
+        "progress": services.get_production_progress,
         "perm": "planning.change_eventproductiontarget",
         "delete_perm": "planning.delete_eventproductiontarget",
         "label": "Recipe",
@@ -681,6 +671,7 @@ TARGET_KINDS = {
         "form": AssemblyTargetEditForm,
         "set": services.set_assembly_target,
         "delete": services.delete_assembly_target,
+        "progress": services.get_assembly_progress,
         "perm": "planning.change_eventassemblytarget",
         "delete_perm": "planning.delete_eventassemblytarget",
         "label": "Finished good",
