@@ -8,6 +8,8 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db.backends.base.base import BaseDatabaseWrapper
+from django.db.models import BooleanField, Expression, Value
+from django.db.models.expressions import RawSQL
 from django.db.transaction import TransactionManagementError
 
 NOT_IN_ATOMIC = (
@@ -94,14 +96,40 @@ def user_has_perm(user: Any, perm: str, *, connection: BaseDatabaseWrapper) -> b
     directly: active superusers have every permission, others need it on themselves or on
     one of their groups.
     """
+    known = _known_permission(user)
+    if known is not None:
+        return known
+    with connection.cursor() as cursor:
+        cursor.execute(_permission_sql(connection.alias), _permission_params(user, perm))
+        return cursor.fetchone() is not None
+
+
+def has_perm_expression(user: Any, perm: str, *, alias: str) -> Expression:
+    """The same check as `user_has_perm`, as a boolean to select along with another query
+    (a status change selects it with the row it locks: one statement instead of two)."""
+    known = _known_permission(user)
+    if known is not None:
+        return Value(known, output_field=BooleanField())
+    return RawSQL(
+        f"EXISTS ({_permission_sql(alias)})",
+        _permission_params(user, perm),
+        output_field=BooleanField(),
+    )
+
+
+def _known_permission(user: Any) -> bool | None:
+    """What needs no query: nobody, or an inactive user, has no permission; an active
+    superuser has every one."""
     if user is None or not getattr(user, "is_active", False):
         return False
     if getattr(user, "is_superuser", False):
         return True
+    return None
+
+
+def _permission_params(user: Any, perm: str) -> list[Any]:
     app_label, codename = perm.split(".", 1)
-    with connection.cursor() as cursor:
-        cursor.execute(_permission_sql(connection.alias), [app_label, codename, user.pk, user.pk])
-        return cursor.fetchone() is not None
+    return [app_label, codename, user.pk, user.pk]
 
 
 @cache
@@ -167,3 +195,19 @@ def insert_unless_conflict(instance: Any, *, connection: BaseDatabaseWrapper) ->
         cursor.execute(sql, values)
         row = cursor.fetchone()
     return row[0] if row else None
+
+
+def instance_from_row(model: Any, row: tuple, *, connection: BaseDatabaseWrapper) -> Any:
+    """A model instance from a row of all its concrete columns, in field order, as an
+    INSERT ... RETURNING gives it: each value converted the way a query's results are (SQLite
+    returns timestamps as text), then `Model.from_db`, as the ORM builds its own instances."""
+    fields = model._meta.concrete_fields
+    values = []
+    for field, value in zip(fields, row, strict=True):
+        column = field.get_col(model._meta.db_table)
+        for convert in connection.ops.get_db_converters(column) + column.get_db_converters(
+            connection
+        ):
+            value = convert(value, column, connection)
+        values.append(value)
+    return model.from_db(connection.alias, [field.attname for field in fields], values)

@@ -34,6 +34,7 @@ from django.utils import timezone
 
 from eventplanner.domain import (
     DomainError,
+    instance_from_row,
     require_atomic,
     validate_id,
     validate_non_negative_int,
@@ -41,6 +42,7 @@ from eventplanner.domain import (
     validate_text,
 )
 from fulfillment.models import EventRecipientPackage, FulfillmentStatus, assignments_with_status
+from planning.kinds import ASSEMBLY, PRODUCTION, TargetKind
 from planning.models import (
     AssemblyRun,
     Event,
@@ -174,61 +176,82 @@ def _require_exists(model: Any, pk: int, field: str, connection: BaseDatabaseWra
         raise model.DoesNotExist(f"{model._meta.verbose_name.capitalize()} {pk} does not exist.")
 
 
-def _require_event_and_item(
-    event_id: int, item_model: Any, item_id: int, item_field: str, connection: BaseDatabaseWrapper
-) -> None:
-    """Both ids must exist; the event is checked first. One query for both: on a write that
-    is otherwise two or three statements, a round trip saved is a good part of the call."""
+def _item_of_event(
+    kind: TargetKind, event_id: int, item_id: int, connection: BaseDatabaseWrapper
+) -> Any:
+    """The item, loaded, once the event and the item are known to exist; the event is
+    checked first. One query for both on the normal path: on a write of two statements, a
+    round trip saved is a good part of the call."""
     validate_id(event_id, "event_id")
-    validate_id(item_id, item_field)
-    item_exists = (
-        Event.objects.using(connection.alias)
-        .filter(pk=event_id)
-        .annotate(item_exists=Exists(item_model._default_manager.filter(pk=item_id)))
-        .values_list("item_exists", flat=True)
+    validate_id(item_id, kind.item_id_field)
+    found = list(
+        kind.item_model._default_manager.using(connection.alias)
+        .filter(pk=item_id)
+        .annotate(event_exists=Exists(Event.objects.filter(pk=event_id)))
     )
-    found = list(item_exists)
     if not found:
+        _require_exists(Event, event_id, "event_id", connection)
+        name = kind.item_model._meta.verbose_name.capitalize()
+        raise kind.item_model.DoesNotExist(f"{name} {item_id} does not exist.")
+    if not found[0].event_exists:
         raise Event.DoesNotExist(f"Event {event_id} does not exist.")
-    if not found[0]:
-        name = item_model._meta.verbose_name.capitalize()
-        raise item_model.DoesNotExist(f"{name} {item_id} does not exist.")
+    return found[0]
 
 
-def _upsert_target(
-    model: Any,
-    *,
-    item_field: str,
-    amount_field: str,
+@cache
+def _upsert_sql(kind: TargetKind, alias: str, with_notes: bool) -> str:
+    """INSERT ... ON CONFLICT (event, item) DO UPDATE ... RETURNING the whole row.
+
+    Two concurrent first writes end with one row and no IntegrityError (which would abort
+    the caller's transaction; a get_or_create retry cannot recover inside it), and the row
+    comes back from the same statement, as it now is (notes kept when not given, the
+    original created_at), instead of being read again."""
+    qn = connections[alias].ops.quote_name
+    meta = kind.target_model._meta
+
+    def column(name: str) -> str:
+        return qn(meta.get_field(name).column)
+
+    inserted = ["event", kind.item_field, kind.amount_field, "notes", "created_at", "updated_at"]
+    updated = [kind.amount_field, "updated_at"] + (["notes"] if with_notes else [])
+    return (
+        f"INSERT INTO {qn(meta.db_table)} ({', '.join(column(name) for name in inserted)}) "
+        f"VALUES ({', '.join(['%s'] * len(inserted))}) "
+        f"ON CONFLICT ({column('event')}, {column(kind.item_field)}) DO UPDATE SET "
+        + ", ".join(f"{column(name)} = excluded.{column(name)}" for name in updated)
+        + f" RETURNING {', '.join(qn(field.column) for field in meta.concrete_fields)}"
+    )
+
+
+def set_target(
+    kind: TargetKind,
     event_id: int,
     item_id: int,
     amount: int,
-    notes: str | None,
+    notes: str | None = None,
+    *,
     connection: BaseDatabaseWrapper,
-) -> Any:
+) -> tuple[Any, bool]:
+    """Create the event's target of this kind for the item, or change its amount (upsert);
+    returns (target, created), the target with its item loaded. Two statements.
+
+    `notes=None` keeps the notes a target already has.
+    """
+    require_atomic(connection, "set_target")
+    validate_positive_int(amount, kind.amount_field)
+    if notes is not None:
+        validate_text(notes, "notes")
+    item = _item_of_event(kind, event_id, item_id, connection)
+    alias = connection.alias
     now = timezone.now()
-    row = model(
-        event_id=event_id,
-        **{f"{item_field}_id": item_id, amount_field: amount},
-        notes=notes or "",
-        created_at=now,
-        updated_at=now,
-    )
-    update_fields = [amount_field, "updated_at"] + (["notes"] if notes is not None else [])
-    # INSERT ... ON CONFLICT DO UPDATE: two concurrent first writes end with one row and no
-    # IntegrityError, which would abort the caller's transaction (a get_or_create retry
-    # cannot recover inside it).
-    model.objects.using(connection.alias).bulk_create(
-        [row],
-        update_conflicts=True,
-        unique_fields=["event", item_field],
-        update_fields=update_fields,
-    )
-    return (
-        model.objects.using(connection.alias)
-        .select_related("event", item_field)
-        .get(event_id=event_id, **{f"{item_field}_id": item_id})
-    )
+    stamp = connection.ops.adapt_datetimefield_value(now)
+    params = [event_id, item_id, amount, notes or "", stamp, stamp]
+    with connection.cursor() as cursor:
+        cursor.execute(_upsert_sql(kind, alias, notes is not None), params)
+        target = instance_from_row(kind.target_model, cursor.fetchone(), connection=connection)
+    setattr(target, kind.item_field, item)
+    # A new row keeps the created_at this call wrote; an updated one has its original.
+    return target, target.created_at == now
 
 
 def set_production_target(
@@ -239,25 +262,13 @@ def set_production_target(
     *,
     connection: BaseDatabaseWrapper,
 ) -> EventProductionTarget:
-    """Create the event's target for the recipe, or change its amount (upsert).
-
-    `notes=None` keeps the notes a target already has.
-    """
+    """Create the event's target for the recipe, or change its amount (upsert); the target
+    comes back with its recipe loaded. `notes=None` keeps the notes a target already has."""
     require_atomic(connection, "set_production_target")
-    validate_positive_int(target_batches, "target_batches")
-    if notes is not None:
-        validate_text(notes, "notes")
-    _require_event_and_item(event_id, Recipe, recipe_id, "recipe_id", connection)
-    return _upsert_target(
-        EventProductionTarget,
-        item_field="recipe",
-        amount_field="target_batches",
-        event_id=event_id,
-        item_id=recipe_id,
-        amount=target_batches,
-        notes=notes,
-        connection=connection,
+    target, _ = set_target(
+        PRODUCTION, event_id, recipe_id, target_batches, notes, connection=connection
     )
+    return target
 
 
 def set_assembly_target(
@@ -270,91 +281,109 @@ def set_assembly_target(
 ) -> EventAssemblyTarget:
     """Create the event's target for the finished good, or change its quantity (upsert)."""
     require_atomic(connection, "set_assembly_target")
-    validate_positive_int(target_quantity, "target_quantity")
-    if notes is not None:
-        validate_text(notes, "notes")
-    _require_event_and_item(
-        event_id, FinishedGood, finished_good_id, "finished_good_id", connection
+    target, _ = set_target(
+        ASSEMBLY, event_id, finished_good_id, target_quantity, notes, connection=connection
     )
-    return _upsert_target(
-        EventAssemblyTarget,
-        item_field="finished_good",
-        amount_field="target_quantity",
-        event_id=event_id,
-        item_id=finished_good_id,
-        amount=target_quantity,
-        notes=notes,
-        connection=connection,
-    )
+    return target
 
 
 @dataclass(frozen=True, slots=True)
-class ProductionTargetRow:
+class TargetListRow:
+    """A target as a light list shows it: ids, the item's name, the amount, the notes."""
+
     target_id: int
-    recipe_id: int
-    recipe_name: str
-    target_batches: int
+    item_id: int
+    item_name: str
+    amount: int
     notes: str
 
 
-@dataclass(frozen=True, slots=True)
-class AssemblyTargetRow:
-    target_id: int
-    finished_good_id: int
-    finished_good_name: str
-    target_quantity: int
-    notes: str
-
-
-def _list_targets(
-    model: Any, row_type: type, item_field: str, amount_field: str, event_id: int, connection
-) -> list:
-    validate_id(event_id, "event_id")
-    # Rows, not model instances: a list of 200 targets built as targets and items cost 3.7 ms
-    # on SQLite against 0.6 ms of SQL, most of it instance building and timestamp parsing for
-    # columns a list does not show.
-    rows = [
-        row_type(*values)
-        for values in model.objects.using(connection.alias)
+def _targets_of(kind: TargetKind, event_id: int, alias: str) -> QuerySet:
+    """The one definition of an event's target list: its targets of this kind, ordered by the
+    item's name, then id. Both the model read and the row read below take it."""
+    return (
+        kind.target_model._default_manager.using(alias)
         .filter(event_id=event_id)
-        .order_by(f"{item_field}__name", "id")
-        .values_list("id", f"{item_field}_id", f"{item_field}__name", amount_field, "notes")
-    ]
+        .order_by(f"{kind.item_field}__name", "id")
+    )
+
+
+def _non_empty_or_known(rows: list, event_id: int, connection: BaseDatabaseWrapper) -> list:
     if not rows:
-        # Only an empty answer needs the second query that tells "no targets" from
-        # "no such event".
+        # Only an empty answer needs the second query that tells "no targets" from "no such
+        # event".
         _require_exists(Event, event_id, "event_id", connection)
     return rows
 
 
+def get_targets(kind: TargetKind, event_id: int, *, connection: BaseDatabaseWrapper) -> list:
+    """The event's targets of this kind as model objects with their item loaded, ordered by
+    the item's name, then id; DoesNotExist for an unknown event. One query."""
+    require_atomic(connection, "get_targets")
+    validate_id(event_id, "event_id")
+    targets = _targets_of(kind, event_id, connection.alias).select_related(kind.item_field)
+    return _non_empty_or_known(list(targets), event_id, connection)
+
+
+def list_target_rows(
+    kind: TargetKind, event_id: int, *, connection: BaseDatabaseWrapper
+) -> list[TargetListRow]:
+    """The same list as `get_targets`, as plain rows: for a page that shows names and amounts
+    and need not build a target and an item per row."""
+    require_atomic(connection, "list_target_rows")
+    validate_id(event_id, "event_id")
+    rows = _targets_of(kind, event_id, connection.alias).values_list(
+        "id", kind.item_id_field, f"{kind.item_field}__name", kind.amount_field, "notes"
+    )
+    return _non_empty_or_known([TargetListRow(*values) for values in rows], event_id, connection)
+
+
 def get_production_targets(
     event_id: int, *, connection: BaseDatabaseWrapper
-) -> list[ProductionTargetRow]:
-    """The event's production targets with their recipe's name, ordered by it, then id."""
+) -> list[EventProductionTarget]:
+    """The event's production targets with their recipe loaded, ordered by the recipe's
+    name, then id."""
     require_atomic(connection, "get_production_targets")
-    return _list_targets(
-        EventProductionTarget,
-        ProductionTargetRow,
-        "recipe",
-        "target_batches",
-        event_id,
-        connection,
-    )
+    return get_targets(PRODUCTION, event_id, connection=connection)
 
 
 def get_assembly_targets(
     event_id: int, *, connection: BaseDatabaseWrapper
-) -> list[AssemblyTargetRow]:
-    """The event's assembly targets with their finished good's name, ordered by it, then id."""
+) -> list[EventAssemblyTarget]:
+    """The event's assembly targets with their finished good loaded, ordered by its name,
+    then id."""
     require_atomic(connection, "get_assembly_targets")
-    return _list_targets(
-        EventAssemblyTarget,
-        AssemblyTargetRow,
-        "finished_good",
-        "target_quantity",
-        event_id,
-        connection,
+    return get_targets(ASSEMBLY, event_id, connection=connection)
+
+
+def list_production_target_rows(
+    event_id: int, *, connection: BaseDatabaseWrapper
+) -> list[TargetListRow]:
+    require_atomic(connection, "list_production_target_rows")
+    return list_target_rows(PRODUCTION, event_id, connection=connection)
+
+
+def list_assembly_target_rows(
+    event_id: int, *, connection: BaseDatabaseWrapper
+) -> list[TargetListRow]:
+    require_atomic(connection, "list_assembly_target_rows")
+    return list_target_rows(ASSEMBLY, event_id, connection=connection)
+
+
+def delete_target(
+    kind: TargetKind, event_id: int, item_id: int, *, connection: BaseDatabaseWrapper
+) -> bool:
+    """Delete the event's target of this kind for the item; False when there was none
+    (deleting twice is not an error)."""
+    require_atomic(connection, "delete_target")
+    validate_id(event_id, "event_id")
+    validate_id(item_id, kind.item_id_field)
+    deleted, _ = (
+        kind.target_model._default_manager.using(connection.alias)
+        .filter(event_id=event_id, **{kind.item_id_field: item_id})
+        .delete()
     )
+    return deleted > 0
 
 
 def delete_production_target(
@@ -362,28 +391,15 @@ def delete_production_target(
 ) -> bool:
     """Delete the target; False when there was none (deleting twice is not an error)."""
     require_atomic(connection, "delete_production_target")
-    validate_id(event_id, "event_id")
-    validate_id(recipe_id, "recipe_id")
-    deleted, _ = (
-        EventProductionTarget.objects.using(connection.alias)
-        .filter(event_id=event_id, recipe_id=recipe_id)
-        .delete()
-    )
-    return deleted > 0
+    return delete_target(PRODUCTION, event_id, recipe_id, connection=connection)
 
 
 def delete_assembly_target(
     event_id: int, finished_good_id: int, *, connection: BaseDatabaseWrapper
 ) -> bool:
+    """Delete the target; False when there was none (deleting twice is not an error)."""
     require_atomic(connection, "delete_assembly_target")
-    validate_id(event_id, "event_id")
-    validate_id(finished_good_id, "finished_good_id")
-    deleted, _ = (
-        EventAssemblyTarget.objects.using(connection.alias)
-        .filter(event_id=event_id, finished_good_id=finished_good_id)
-        .delete()
-    )
-    return deleted > 0
+    return delete_target(ASSEMBLY, event_id, finished_good_id, connection=connection)
 
 
 # ---------------------------------------------------------------------------------------
@@ -629,6 +645,16 @@ def get_assembly_progress(
     if not rows:
         _require_exists(Event, event_id, "event_id", connection)
     return rows
+
+
+def get_target_progress(
+    kind: TargetKind, event_id: int, *, connection: BaseDatabaseWrapper
+) -> list[ProductionProgress] | list[AssemblyProgress]:
+    """Each target of this kind of the event with what the event's own runs achieved: the
+    production or the assembly progress."""
+    require_atomic(connection, "get_target_progress")
+    read = get_production_progress if kind is PRODUCTION else get_assembly_progress
+    return read(event_id, connection=connection)
 
 
 def _with_package_counts(queryset):
@@ -1274,12 +1300,29 @@ def get_recent_runs(
     )
 
 
+def delete_run(
+    kind: TargetKind, run_id: int, *, event_id: int, connection: BaseDatabaseWrapper
+) -> Any:
+    """Take back a run of this kind recorded by mistake (it must belong to `event_id`);
+    returns it with its item, for the confirmation."""
+    require_atomic(connection, "delete_run")
+    validate_id(run_id, "run_id")
+    validate_id(event_id, "event_id")
+    run = (
+        kind.run_model._default_manager.using(connection.alias)
+        .select_related(kind.item_field)
+        .get(pk=run_id, event_id=event_id)
+    )
+    kind.run_model._default_manager.using(connection.alias).filter(pk=run.pk).delete()
+    return run
+
+
 def delete_production_run(
     run_id: int, *, event_id: int, connection: BaseDatabaseWrapper
 ) -> ProductionRun:
     """Take back a production run recorded by mistake (it must belong to `event_id`)."""
     require_atomic(connection, "delete_production_run")
-    return _delete_run(ProductionRun, "recipe", run_id, event_id, connection)
+    return delete_run(PRODUCTION, run_id, event_id=event_id, connection=connection)
 
 
 def delete_assembly_run(
@@ -1287,17 +1330,4 @@ def delete_assembly_run(
 ) -> AssemblyRun:
     """Take back an assembly run recorded by mistake (it must belong to `event_id`)."""
     require_atomic(connection, "delete_assembly_run")
-    return _delete_run(AssemblyRun, "finished_good", run_id, event_id, connection)
-
-
-def _delete_run(model: Any, item_field: str, run_id: int, event_id: int, connection) -> Any:
-    """Delete the event's run and return it with its item (for the confirmation)."""
-    validate_id(run_id, "run_id")
-    validate_id(event_id, "event_id")
-    run = (
-        model.objects.using(connection.alias)
-        .select_related(item_field)
-        .get(pk=run_id, event_id=event_id)
-    )
-    model.objects.using(connection.alias).filter(pk=run.pk).delete()
-    return run
+    return delete_run(ASSEMBLY, run_id, event_id=event_id, connection=connection)

@@ -72,7 +72,11 @@ WRITE_VERBS = ("INSERT", "UPDATE", "DELETE")
 def is_app_write(sql: str) -> bool:
     # Session writes happen after the view, outside its transaction, by design.
     statement = sql.lstrip().upper()
-    return statement.startswith(WRITE_VERBS) and "DJANGO_SESSION" not in statement
+    # A data-modifying CTE (a status change on PostgreSQL) writes too.
+    writes = statement.startswith(WRITE_VERBS) or (
+        statement.startswith("WITH") and any(f" {verb} " in statement for verb in WRITE_VERBS)
+    )
+    return writes and "DJANGO_SESSION" not in statement
 
 
 @dataclass

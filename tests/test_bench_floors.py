@@ -103,21 +103,25 @@ def test_targets_floor_matches_the_service(season):
     event = season[1]
     targets = planning_services.get_production_targets(event, connection=connection)
     rows = floors.production_targets(event, connection=connection)
+    assert rows == [(t.pk, t.recipe_id, t.recipe.name, t.target_batches, t.notes) for t in targets]
     assert rows == [
-        (t.target_id, t.recipe_id, t.recipe_name, t.target_batches, t.notes) for t in targets
+        astuple(row)
+        for row in planning_services.list_production_target_rows(event, connection=connection)
     ]
 
 
 @pytest.mark.parametrize("status", [None, "pending", "ready", "delivered"])
 def test_packages_floor_matches_the_service(season, status):
     event = season[1]
-    packages = fulfillment_services.get_packages_by_status(event, status, connection=connection)
+    packages = fulfillment_services.list_assignment_rows(event, status, connection=connection)
     rows = floors.packages_by_status(event, status, connection=connection)
     assert packages
     # The same columns (the timestamp aside: SQLite's cursor returns it as text).
     assert [row[:8] + row[9:] for row in rows] == [
         astuple(p)[:8] + astuple(p)[9:] for p in packages
     ]
+    models = fulfillment_services.get_packages_by_status(event, status, connection=connection)
+    assert [row[0] for row in rows] == [assignment.pk for assignment in models]
 
 
 def test_write_floors_do_what_the_services_do(season):

@@ -112,24 +112,61 @@ def test_packages_by_status_ordered_by_recipient_name_then_id(atomic, django_ass
     )
     AssignmentFactory(recipient=RecipientFactory(name="Abe"))  # another event
 
-    with django_assert_num_queries(1):
-        rows = services.get_packages_by_status(event.pk, connection=atomic)
-        assert [r.assignment_id for r in rows] == [mary_1.pk, mary_2.pk, zoe.pk]
-    mary_1.refresh_from_db()
-    assert rows[0] == services.PackageRow(
-        assignment_id=mary_1.pk,
-        recipient_id=mary_1.recipient_id,
-        recipient_name="Aunt Mary",
-        household=mary_1.recipient.household,
-        package_id=mary_1.package_id,
-        package_name=mary_1.package.name,
-        quantity=mary_1.quantity,
-        fulfillment_status="pending",
-        status_changed_at=mary_1.status_changed_at,
-        notes=mary_1.notes,
-    )
+    rows = services.get_packages_by_status(event.pk, connection=atomic)
+    # What a caller of the contract does: model objects, their recipient and package
+    # read without a query per row.
+    with django_assert_num_queries(0):
+        seen = [(r.pk, r.recipient.name, r.package.name, r.fulfillment_status) for r in rows]
+    assert all(isinstance(r, EventRecipientPackage) for r in rows)
+    assert seen == [
+        (mary_1.pk, "Aunt Mary", mary_1.package.name, "pending"),
+        (mary_2.pk, "Aunt Mary", mary_2.package.name, "ready"),
+        (zoe.pk, "Zoe", zoe.package.name, "pending"),
+    ]
+    assert rows[0].recipient == mary_1.recipient
+    assert rows[0].quantity == mary_1.quantity
     ready = services.get_packages_by_status(event.pk, "ready", connection=atomic)
-    assert [(r.assignment_id, r.fulfillment_status) for r in ready] == [(mary_2.pk, "ready")]
+    assert [(r.pk, r.recipient.pk) for r in ready] == [(mary_2.pk, mary_2.recipient_id)]
+
+
+def test_packages_by_status_reads_in_the_same_queries_at_any_size(
+    atomic, django_assert_num_queries
+):
+    for size in (3, 40):
+        event = EventFactory()
+        AssignmentFactory.create_batch(size, event=event)
+        # The assignments, then their recipients and their packages: one query each.
+        with django_assert_num_queries(3):
+            rows = services.get_packages_by_status(event.pk, connection=atomic)
+            assert all(r.recipient.name and r.package.name for r in rows)
+        with django_assert_num_queries(1):
+            light = services.list_assignment_rows(event.pk, connection=atomic)
+        assert [r.assignment_id for r in light] == [r.pk for r in rows]
+
+
+def test_assignment_rows_list_what_the_model_read_lists(atomic):
+    event = EventFactory()
+    AssignmentFactory(event=event, recipient=RecipientFactory(name="Zoe"), ready=True)
+    AssignmentFactory(event=event, recipient=RecipientFactory(name="Aunt Mary"), notes="nuts")
+    for status in (None, "pending", "ready", "delivered"):
+        rows = services.get_packages_by_status(event.pk, status, connection=atomic)
+        assert services.list_assignment_rows(event.pk, status, connection=atomic) == [
+            services.AssignmentRow(
+                assignment_id=r.pk,
+                recipient_id=r.recipient_id,
+                recipient_name=r.recipient.name,
+                household=r.recipient.household,
+                package_id=r.package_id,
+                package_name=r.package.name,
+                quantity=r.quantity,
+                fulfillment_status=r.fulfillment_status,
+                status_changed_at=r.status_changed_at,
+                notes=r.notes,
+            )
+            for r in rows
+        ]
+    with pytest.raises(Event.DoesNotExist):
+        services.list_assignment_rows(event.pk + 1, connection=atomic)
 
 
 def test_packages_by_status_refuses_unknown_event_and_status(atomic):

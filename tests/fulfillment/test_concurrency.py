@@ -29,15 +29,15 @@ def _slow(locked_reader):
     """Wrap the row reader so every caller lingers between reading and writing: without a
     lock, all of them would read 'pending'."""
 
-    def reader(assignment_id, conn):
-        row = locked_reader(assignment_id, conn)
+    def reader(assignment_id, conn, **permission):
+        row = locked_reader(assignment_id, conn, **permission)
         time.sleep(0.05)
         return row
 
     return reader
 
 
-def _unlocked_reader(assignment_id, conn):
+def _unlocked_reader(assignment_id, conn, **permission):
     return (
         EventRecipientPackage.objects.using(conn.alias)
         .select_related("recipient", "package", "event")
@@ -103,15 +103,15 @@ def test_overlapping_bulk_changes_are_each_all_or_nothing_with_consistent_histor
 
 
 def _slow_history(monkeypatch):
-    """Every bulk change lingers after locking and updating its rows, before it writes the
+    """Every bulk change lingers after locking its rows, before it writes them and their
     history and commits, so overlapping changes really wait for each other."""
-    original = services._insert_history_for
+    original = services._step_rows
 
     def slow(*args, **kwargs):
         time.sleep(0.1)
         return original(*args, **kwargs)
 
-    monkeypatch.setattr(services, "_insert_history_for", slow)
+    monkeypatch.setattr(services, "_step_rows", slow)
 
 
 def _assert_each_row_moved_once(rows, results):

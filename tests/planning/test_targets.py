@@ -2,6 +2,7 @@ import pytest
 from django.core.exceptions import ValidationError
 
 from planning import services
+from planning.kinds import ASSEMBLY, PRODUCTION
 from planning.models import (
     Event,
     EventAssemblyTarget,
@@ -99,12 +100,68 @@ def test_targets_listed_by_item_name_then_id(atomic):
     production = services.get_production_targets(event.pk, connection=atomic)
     assembly = services.get_assembly_targets(event.pk, connection=atomic)
 
-    assert [t.recipe_name for t in production] == ["Biscotti", "Gingerbread", "Stollen"]
-    assert [t.finished_good_name for t in assembly] == ["Box", "Tin"]
+    assert [t.recipe.name for t in production] == ["Biscotti", "Gingerbread", "Stollen"]
+    assert [t.finished_good.name for t in assembly] == ["Box", "Tin"]
     stollen = EventProductionTarget.objects.get(event=event, recipe__name="Stollen")
-    assert production[2] == services.ProductionTargetRow(
-        stollen.pk, stollen.recipe_id, "Stollen", stollen.target_batches, stollen.notes
+    assert production[2] == stollen
+    assert (production[2].target_batches, production[2].notes) == (
+        stollen.target_batches,
+        stollen.notes,
     )
+
+
+def test_target_lists_return_model_objects_with_their_item_loaded(
+    atomic, django_assert_num_queries
+):
+    """What a caller of the contract does: read the items' fields off the returned targets
+    without a query per target."""
+    event = EventFactory()
+    ProductionTargetFactory.create_batch(3, event=event)
+    AssemblyTargetFactory.create_batch(2, event=event)
+
+    with django_assert_num_queries(2):
+        production = services.get_production_targets(event.pk, connection=atomic)
+        assembly = services.get_assembly_targets(event.pk, connection=atomic)
+        names = [t.recipe.name for t in production] + [t.finished_good.name for t in assembly]
+        units = [t.recipe.yield_unit for t in production]
+    expected_units = list(
+        Recipe.objects.filter(production_targets__event=event)
+        .order_by("name", "production_targets__id")
+        .values_list("yield_unit", flat=True)
+    )
+
+    assert all(isinstance(t, EventProductionTarget) for t in production)
+    assert all(isinstance(t, EventAssemblyTarget) for t in assembly)
+    assert all(isinstance(t.recipe, Recipe) for t in production)
+    assert all(isinstance(t.finished_good, FinishedGood) for t in assembly)
+    assert len(names) == 5
+    assert units == expected_units
+    assert {t.event_id for t in [*production, *assembly]} == {event.pk}
+
+
+def test_target_row_reads_list_the_same_targets_as_the_model_reads(atomic):
+    event = EventFactory()
+    for name in ["Stollen", "Biscotti"]:
+        ProductionTargetFactory(event=event, recipe=RecipeFactory(name=name), notes=name[:3])
+    AssemblyTargetFactory(event=event)
+
+    production = services.get_production_targets(event.pk, connection=atomic)
+    assert services.list_production_target_rows(event.pk, connection=atomic) == [
+        services.TargetListRow(t.pk, t.recipe_id, t.recipe.name, t.target_batches, t.notes)
+        for t in production
+    ]
+    assert [
+        row.notes for row in services.list_production_target_rows(event.pk, connection=atomic)
+    ] == ["Bis", "Sto"]
+    assembly = services.get_assembly_targets(event.pk, connection=atomic)
+    assert services.list_assembly_target_rows(event.pk, connection=atomic) == [
+        services.TargetListRow(
+            t.pk, t.finished_good_id, t.finished_good.name, t.target_quantity, t.notes
+        )
+        for t in assembly
+    ]
+    with pytest.raises(Event.DoesNotExist):
+        services.list_production_target_rows(event.pk + 1, connection=atomic)
 
 
 def test_targets_of_unknown_event_is_not_found_but_of_empty_event_is_empty(atomic):
@@ -117,12 +174,17 @@ def test_targets_of_unknown_event_is_not_found_but_of_empty_event_is_empty(atomi
         services.get_assembly_targets(event.pk + 1, connection=atomic)
 
 
-def test_targets_read_in_one_query(atomic, django_assert_num_queries):
-    event = EventFactory()
-    ProductionTargetFactory.create_batch(30, event=event)
-    with django_assert_num_queries(1):
-        rows = services.get_production_targets(event.pk, connection=atomic)
-        assert all(row.recipe_name for row in rows)
+def test_targets_read_in_one_query_at_any_size(atomic, django_assert_num_queries):
+    for size in (3, 30):
+        event = EventFactory()
+        ProductionTargetFactory.create_batch(size, event=event)
+        with django_assert_num_queries(1):
+            targets = services.get_production_targets(event.pk, connection=atomic)
+            assert all(target.recipe.name for target in targets)
+        with django_assert_num_queries(1):
+            rows = services.list_production_target_rows(event.pk, connection=atomic)
+            assert all(row.item_name for row in rows)
+        assert len(targets) == len(rows) == size
 
 
 def test_delete_target_returns_whether_something_was_deleted(atomic):
@@ -159,3 +221,34 @@ def test_recipe_with_a_target_cannot_be_deleted():
     target = ProductionTargetFactory()
     with pytest.raises(ProtectedError):
         target.recipe.delete()
+
+
+def test_set_target_returns_the_row_as_stored_and_whether_it_was_created(
+    atomic, django_assert_num_queries
+):
+    event, recipe = EventFactory(), RecipeFactory()
+    with django_assert_num_queries(2):
+        first, created = services.set_target(
+            PRODUCTION, event.pk, recipe.pk, 4, "for the boxes", connection=atomic
+        )
+        assert first.recipe.name == recipe.name
+    assert created
+    with django_assert_num_queries(2):
+        second, created = services.set_target(PRODUCTION, event.pk, recipe.pk, 6, connection=atomic)
+    assert not created
+    stored = EventProductionTarget.objects.get()
+    assert second.pk == first.pk == stored.pk
+    # Notes not given are kept, and the row comes back as it is stored, not as it was sent.
+    assert (second.target_batches, second.notes) == (6, "for the boxes")
+    assert second.created_at == stored.created_at == first.created_at
+    assert second.updated_at == stored.updated_at
+    assert second.updated_at >= first.updated_at
+
+
+def test_set_target_of_an_unknown_event_and_item_names_the_event_first(atomic):
+    event, good = EventFactory(), FinishedGoodFactory()
+    with pytest.raises(Event.DoesNotExist):
+        services.set_target(ASSEMBLY, event.pk + 1, good.pk + 1, 1, connection=atomic)
+    with pytest.raises(FinishedGood.DoesNotExist):
+        services.set_target(ASSEMBLY, event.pk, good.pk + 1, 1, connection=atomic)
+    assert not EventAssemblyTarget.objects.exists()
