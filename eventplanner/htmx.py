@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import render
+from django.shortcuts import redirect, render
 from django.template.loader import render_to_string
 from django.utils.cache import patch_vary_headers
 
@@ -50,6 +54,32 @@ def page_or_fragment(
         response = render(request, template, context, status=status)
     patch_vary_headers(response, ["HX-Request"])
     return response
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What an action came to, in words for the user."""
+
+    level: str  # "success" | "warning" | "error"
+    text: str
+
+
+LEVELS = {"success": messages.SUCCESS, "warning": messages.WARNING, "error": messages.ERROR}
+
+
+def respond(
+    request: HttpRequest,
+    outcome: Outcome,
+    *,
+    fragment: Callable[[], HttpResponse],
+    redirect_to: str,
+) -> HttpResponse:
+    """After an action: for htmx the re-rendered fragment (which shows the outcome itself);
+    without JavaScript the outcome as a message and a redirect (POST, redirect, GET)."""
+    if wants_fragment(request):
+        return fragment()
+    messages.add_message(request, LEVELS[outcome.level], outcome.text)
+    return redirect(redirect_to)
 
 
 class HtmxLoginRedirectMiddleware:
