@@ -3,6 +3,7 @@ small validation and permission helpers that must run through the caller's conne
 
 from __future__ import annotations
 
+import datetime
 from functools import cache
 from typing import Any
 
@@ -20,6 +21,7 @@ NOT_A_POSITIVE_INT = "{field} must be a whole number greater than 0 (got {value!
 NOT_A_NON_NEGATIVE_INT = "{field} must be a whole number of 0 or more (got {value!r})."
 NOT_A_STRING = "{field} must be text (got {value!r})."
 TOO_LARGE = "{field} must be at most {maximum:,} (got {value:,})."
+INVALID_DATE = "{field} must be a date (got {value!r})."
 
 # The largest amount an integer column holds on every supported database (PostgreSQL
 # "integer"): a larger value is a validation error, never a database error.
@@ -86,6 +88,32 @@ def validate_id(value: Any, field: str) -> int:
     if not is_whole_number(value) or not -MAX_ID <= value <= MAX_ID:
         raise ValidationError({field: [f"{field} must be a whole number id (got {value!r})."]})
     return value
+
+
+def require_exists(model: Any, pk: Any, field: str, *, connection: BaseDatabaseWrapper) -> None:
+    """DoesNotExist, with the model's name and the id, unless the row is there."""
+    validate_id(pk, field)
+    if not model._default_manager.using(connection.alias).filter(pk=pk).exists():
+        raise model.DoesNotExist(f"{model._meta.verbose_name.capitalize()} {pk} does not exist.")
+
+
+def validate_date(value: Any, field: str) -> None:
+    """None or a date; a datetime is a date subclass, but comparing it with a DateField is a
+    silent bug."""
+    if value is not None and (
+        not isinstance(value, datetime.date) or isinstance(value, datetime.datetime)
+    ):
+        raise ValidationError({field: [INVALID_DATE.format(field=field, value=value)]})
+
+
+def clean_search(search: str) -> str:
+    # PostgreSQL text cannot hold NUL: a pasted or hostile "\x00" must not reach the query.
+    return search.replace("\x00", "").strip()
+
+
+def plural(n: int, word: str) -> str:
+    """ "1 batch run", "2 batch runs": the count and the word, with an s unless it is one."""
+    return f"{n} {word}{'' if n == 1 else 's'}"
 
 
 def user_has_perm(user: Any, perm: str, *, connection: BaseDatabaseWrapper) -> bool:

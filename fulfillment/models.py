@@ -124,7 +124,7 @@ class EventRecipientPackage(TimestampedModel):
                 fields=["event", "fulfillment_status"], name="assignment_event_status_idx"
             ),
             # Reached from each recipient in name order, so a page of the fulfillment list is
-            # read in order rather than sorted (fulfillment.services._page_ids_in_name_order).
+            # read in order rather than sorted (fulfillment.reads._page_ids_in_name_order).
             models.Index(
                 fields=["event", "recipient", "fulfillment_status"],
                 name="assignment_event_recipient_idx",

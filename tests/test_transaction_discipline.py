@@ -1,7 +1,9 @@
 """The service contract: caller-owned transactions on the caller's connection."""
 
 import ast
+import importlib
 import inspect
+import pkgutil
 from pathlib import Path
 
 import pytest
@@ -9,22 +11,91 @@ from django.db import connection, connections, transaction
 from django.db.transaction import TransactionManagementError
 from django.test.utils import CaptureQueriesContext
 
+from eventplanner import domain
 from fulfillment import services as fulfillment_services
 from fulfillment.models import EventRecipientPackage, FulfillmentStatusChange, Package, Recipient
 from planning import services as planning_services
+from planning import transfer
 from planning.models import Event, EventProductionTarget, FinishedGood, ProductionRun, Recipe
 
-SERVICE_MODULES = [planning_services, fulfillment_services]
+CONTRACTS = [planning_services, fulfillment_services]
+
+
+def _defining_modules(contract) -> list:
+    """The contract module and every module that defines a name it publishes: the modules
+    the services delegate to, found from the code rather than listed by hand, so a new
+    module beside services.py is checked without anyone remembering to add it."""
+    modules = {contract.__name__: contract}
+    for name in contract.__all__:
+        module = inspect.getmodule(getattr(contract, name))
+        if module is not None and module.__name__.startswith(contract.__package__ + "."):
+            modules[module.__name__] = module
+    return sorted(modules.values(), key=lambda module: module.__name__)
+
+
+SERVICE_MODULES = [module for contract in CONTRACTS for module in _defining_modules(contract)]
+
+
+# Also held to "no transaction handling": the shared guard and helpers the services use, and
+# the event export/import, which follows the same contract.
+def _with_submodules(module) -> list:
+    if not hasattr(module, "__path__"):
+        return [module]
+    prefix = module.__name__ + "."
+    return [module] + [
+        importlib.import_module(info.name)
+        for info in pkgutil.walk_packages(module.__path__, prefix)
+    ]
+
+
+SCANNED_MODULES = [*SERVICE_MODULES, domain, *_with_submodules(transfer)]
+
+
+def _public_functions(module):
+    return [
+        func
+        for name, func in inspect.getmembers(module, inspect.isfunction)
+        if func.__module__ == module.__name__ and not name.startswith("_")
+    ]
 
 
 def _public_service_params():
     for module in SERVICE_MODULES:
-        for name, func in inspect.getmembers(module, inspect.isfunction):
-            if func.__module__ == module.__name__ and not name.startswith("_"):
-                yield pytest.param(func, id=f"{module.__name__}.{name}")
+        for func in _public_functions(module):
+            yield pytest.param(func, id=f"{module.__name__}.{func.__name__}")
 
 
 SERVICES = list(_public_service_params())
+# The public services (planning 31, fulfillment 28): a split or move that loses some from
+# the walk above fails here instead of leaving them unchecked (an empty parameter list
+# would only be reported as skipped).
+EXPECTED_SERVICES = 59
+
+
+def test_the_walk_finds_every_public_service():
+    assert len(SERVICES) == EXPECTED_SERVICES
+    assert {module.__name__ for module in SERVICE_MODULES} >= {
+        "planning.services",
+        "planning.targets",
+        "planning.progress",
+        "fulfillment.services",
+        "fulfillment.workflow",
+        "fulfillment.reads",
+    }
+
+
+@pytest.mark.parametrize("contract", CONTRACTS, ids=lambda m: m.__name__)
+def test_every_public_function_of_the_service_modules_is_published_by_the_contract(contract):
+    """A public function beside services.py that the contract does not list would be a
+    service nobody reads in the contract."""
+    published = {getattr(contract, name) for name in contract.__all__}
+    hidden = [
+        f"{module.__name__}.{func.__name__}"
+        for module in _defining_modules(contract)
+        for func in _public_functions(module)
+        if func not in published
+    ]
+    assert hidden == []
 
 
 @pytest.mark.parametrize("func", SERVICES)
@@ -73,7 +144,7 @@ FORBIDDEN_CALLS = {
 }
 
 
-@pytest.mark.parametrize("module", SERVICE_MODULES, ids=lambda m: m.__name__)
+@pytest.mark.parametrize("module", SCANNED_MODULES, ids=lambda m: m.__name__)
 def test_services_never_handle_transactions_themselves(module):
     tree = ast.parse(Path(module.__file__).read_text())
     offenders = []

@@ -50,14 +50,15 @@ def _verdict(passed: bool | None) -> str:
 
 def operations_table(operations: list[dict[str, Any]]) -> list[str]:
     lines = [
-        "| operation | service ms | floor ms | ratio | statements | target ms | result |",
-        "|---|---:|---:|---:|---:|---:|---|",
+        "| operation | service ms | floor ms | ratio | statements | target ms | result | note |",
+        "|---|---:|---:|---:|---:|---:|---|---|",
     ]
     for op in operations:
         target = f"{_ms(op['target_ms'])} ({op['rule']})" if op["target_ms"] else op["rule"]
         lines.append(
             f"| {op['operation']} | {_ms(op['service_ms'])} | {_ms(op['floor_ms'])} | "
-            f"{op['ratio']:.2f} | {op['statements']} | {target} | {_verdict(op['passed'])} |"
+            f"{op['ratio']:.2f} | {op['statements']} | {target} | {_verdict(op['passed'])} | "
+            f"{op.get('note', '')} |"
         )
     return lines
 
@@ -85,7 +86,7 @@ def growth(small: dict[str, Any], large: dict[str, Any]) -> list[dict[str, Any]]
     rows = []
     before = {op["operation"]: op for op in small.get("operations", [])}
     for op in large.get("operations", []):
-        if op["kind"] not in ("aggregate", "rows") or op["operation"] not in before:
+        if op["kind"] not in ("aggregate", "rows", "models") or op["operation"] not in before:
             continue
         old = before[op["operation"]]
         ratio = op["service_ms"] / old["service_ms"]

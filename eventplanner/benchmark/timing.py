@@ -33,30 +33,26 @@ def count_statements(connection: BaseDatabaseWrapper, call: Callable[[], Any]) -
     return counter.count
 
 
-def median_pair(
-    first: Callable[[], Any],
-    second: Callable[[], Any],
-    *,
+def median_times(
+    *calls: Callable[[], Any],
     warmup: int = 3,
     min_repeat: int = 7,
     max_repeat: int = 300,
     budget: float = 1.0,
-) -> tuple[float, float, int]:
-    """Median seconds per call of two callables, timed alternately so that noise from other
-    work on the machine falls on both alike. Repeats at least `min_repeat` times and then until
-    `budget` seconds have passed or `max_repeat` is reached. Returns (first, second, repeats)."""
+) -> tuple[list[float], int]:
+    """Median seconds per call of each callable, timed in turn so that noise from other work
+    on the machine falls on all alike. Repeats at least `min_repeat` times and then until
+    `budget` seconds have passed or `max_repeat` is reached. Returns (medians, repeats)."""
     for _ in range(warmup):
-        first()
-        second()
-    a: list[float] = []
-    b: list[float] = []
+        for call in calls:
+            call()
+    times: list[list[float]] = [[] for _ in calls]
     started = time.perf_counter()
-    while len(a) < max_repeat and (len(a) < min_repeat or time.perf_counter() - started < budget):
-        t0 = time.perf_counter()
-        first()
-        t1 = time.perf_counter()
-        second()
-        t2 = time.perf_counter()
-        a.append(t1 - t0)
-        b.append(t2 - t1)
-    return statistics.median(a), statistics.median(b), len(a)
+    while len(times[0]) < max_repeat and (
+        len(times[0]) < min_repeat or time.perf_counter() - started < budget
+    ):
+        for call, spent in zip(calls, times, strict=True):
+            t0 = time.perf_counter()
+            call()
+            spent.append(time.perf_counter() - t0)
+    return [statistics.median(spent) for spent in times], len(times[0])

@@ -7,7 +7,7 @@ import time
 import pytest
 from django.db import connection, transaction
 
-from fulfillment import services
+from fulfillment import services, workflow
 from fulfillment.models import EventRecipientPackage, FulfillmentStatusChange
 from tests.concurrency import run_concurrently
 from tests.fulfillment.factories import AssignmentFactory
@@ -57,7 +57,7 @@ def _mark_ready_concurrently(assignment_id):
 
 def test_sixteen_clicks_on_the_same_row_write_one_history_row(monkeypatch):
     assignment = AssignmentFactory()
-    monkeypatch.setattr(services, "_locked", _slow(services._locked))
+    monkeypatch.setattr(workflow, "_locked", _slow(workflow._locked))
 
     results = _mark_ready_concurrently(assignment.pk)
 
@@ -69,7 +69,7 @@ def test_sixteen_clicks_on_the_same_row_write_one_history_row(monkeypatch):
 
 def test_control_without_the_lock_the_same_clicks_write_duplicate_history(monkeypatch):
     assignment = AssignmentFactory()
-    monkeypatch.setattr(services, "_locked", _slow(_unlocked_reader))
+    monkeypatch.setattr(workflow, "_locked", _slow(_unlocked_reader))
 
     _mark_ready_concurrently(assignment.pk)
 
@@ -105,13 +105,13 @@ def test_overlapping_bulk_changes_are_each_all_or_nothing_with_consistent_histor
 def _slow_history(monkeypatch):
     """Every bulk change lingers after locking its rows, before it writes them and their
     history and commits, so overlapping changes really wait for each other."""
-    original = services._step_rows
+    original = workflow._step_rows
 
     def slow(*args, **kwargs):
         time.sleep(0.1)
         return original(*args, **kwargs)
 
-    monkeypatch.setattr(services, "_step_rows", slow)
+    monkeypatch.setattr(workflow, "_step_rows", slow)
 
 
 def _assert_each_row_moved_once(rows, results):

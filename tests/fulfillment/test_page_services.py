@@ -5,7 +5,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from fulfillment import services
+from fulfillment import reads, services
 from fulfillment.models import EventRecipientPackage, FulfillmentStatusChange
 from planning.models import Event
 from tests.fulfillment.factories import (
@@ -75,7 +75,7 @@ def page_plan(request, monkeypatch):
     """Both ways of reading a page: sorting the matching rows (small events) and walking the
     recipients' name index (large events)."""
     threshold = 10**9 if request.param == "sorted" else 0
-    monkeypatch.setattr(services, "INDEX_ORDER_MIN_ROWS", threshold)
+    monkeypatch.setattr(reads, "INDEX_ORDER_MIN_ROWS", threshold)
     return request.param
 
 
@@ -109,7 +109,7 @@ def test_list_event_assignments_pages_cover_the_filter_once_in_name_then_id_orde
 def test_large_event_page_is_read_in_name_index_order_not_sorted(
     atomic, crowded_event, status, monkeypatch
 ):
-    monkeypatch.setattr(services, "INDEX_ORDER_MIN_ROWS", 0)
+    monkeypatch.setattr(reads, "INDEX_ORDER_MIN_ROWS", 0)
     with CaptureQueriesContext(connection) as queries:
         services.list_event_assignments(
             crowded_event.pk, status=status, page=2, per_page=4, connection=atomic

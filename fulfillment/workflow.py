@@ -1,0 +1,479 @@
+"""The fulfillment status workflow: pending -> ready -> delivered one step at a time, a
+permission-gated step back with a reason, one row or many, each real change with its
+history entry.
+
+Every change follows one recipe: validate, lock the row(s) with select_for_update in
+primary-key order (a single row's lock also selects the permission of `changed_by`; None is
+a trusted caller such as a management command), re-check the rule under the lock, write the
+status and its history together. Public functions follow the service contract (README,
+"Transactions").
+"""
+
+from __future__ import annotations
+
+import datetime
+from collections.abc import Callable, Iterable
+from functools import cache
+from typing import Any
+
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db.backends.base.base import BaseDatabaseWrapper
+from django.db.models import QuerySet
+from django.utils import timezone
+
+from eventplanner.domain import (
+    has_perm_expression,
+    require_atomic,
+    user_has_perm,
+    validate_id,
+    validate_text,
+)
+from fulfillment.errors import (
+    ALLOWED_FINAL,
+    ALLOWED_NEXT,
+    BULK_REFUSED,
+    BULK_UNDO_REFUSED,
+    INVALID_SOURCE,
+    INVALID_STATUS,
+    NO_PERMISSION,
+    STALE_STATUS,
+    TRANSITION_REFUSED,
+    UNDO_NOTHING,
+    UNDO_REASON_REQUIRED,
+    BlockedRow,
+    BulkTransitionError,
+    InvalidTransitionError,
+    StaleStatusError,
+)
+from fulfillment.models import (
+    ChangeSource,
+    EventRecipientPackage,
+    FulfillmentStatus,
+    FulfillmentStatusChange,
+    next_status,
+    previous_status,
+)
+
+CHANGE_STATUS_PERM = "fulfillment.change_fulfillment_status"
+UNDO_STATUS_PERM = "fulfillment.undo_fulfillment_status"
+CHANGE_STATUS_ACTION = "change fulfillment statuses"
+UNDO_STATUS_ACTION = "undo fulfillment statuses"
+
+
+def _validate_status(value: Any, field: str = "new_status") -> str:
+    if value not in FulfillmentStatus.values:
+        raise ValidationError({field: [INVALID_STATUS.format(value=value)]}, code="invalid")
+    return FulfillmentStatus(value).value
+
+
+def _validate_source(value: Any) -> str:
+    if value not in ChangeSource.values:
+        raise ValidationError({"source": [INVALID_SOURCE.format(value=value)]}, code="invalid")
+    return ChangeSource(value).value
+
+
+def _check_permission(user: Any, perm: str, action: str, connection) -> None:
+    if user is None:
+        return  # a trusted caller: management command, data migration, test
+    if not user_has_perm(user, perm, connection=connection):
+        raise PermissionDenied(NO_PERMISSION.format(user=user, action=action))
+
+
+def _transition_message(current: str, requested: str) -> str:
+    nxt = next_status(current)
+    allowed = ALLOWED_NEXT.format(current=current, next=nxt) if nxt else ALLOWED_FINAL
+    return TRANSITION_REFUSED.format(current=current, requested=requested, allowed=allowed)
+
+
+@cache
+def _lockable(alias: str) -> QuerySet:
+    # Built once per database alias (about a fifth of a status change's Python time went into
+    # building this queryset); every call adds its pk to a clone.
+    return (
+        EventRecipientPackage.objects.using(alias)
+        .select_for_update(of=("self",))
+        .select_related("recipient", "package", "event")
+    )
+
+
+def _locked(
+    assignment_id: int,
+    connection,
+    *,
+    changed_by: Any = None,
+    perm: str | None = None,
+    action: str = "",
+) -> EventRecipientPackage:
+    """The assignment with its recipient, package and event, its row locked (FOR UPDATE).
+
+    With `perm`, whether `changed_by` holds it is selected in the same statement (None is a
+    trusted caller) and a missing permission is PermissionDenied: a status change is then
+    this statement and its write."""
+    validate_id(assignment_id, "assignment_id")
+    queryset = _lockable(connection.alias)
+    if perm is None or changed_by is None:
+        return queryset.get(pk=assignment_id)
+    assignment = queryset.annotate(
+        may_change=has_perm_expression(changed_by, perm, alias=connection.alias)
+    ).get(pk=assignment_id)
+    if not assignment.may_change:
+        raise PermissionDenied(NO_PERMISSION.format(user=changed_by, action=action))
+    return assignment
+
+
+def _record_change(
+    assignment: EventRecipientPackage,
+    new_status: str,
+    *,
+    changed_by: Any,
+    source: str,
+    note: str,
+    connection,
+) -> EventRecipientPackage:
+    """Move the locked row to `new_status` with its history entry (the same write as a bulk
+    change's), and keep the object in step with the database."""
+    now = timezone.now()
+    _step_rows(
+        [assignment.pk],
+        from_status=assignment.fulfillment_status,
+        to_status=new_status,
+        changed_by=changed_by,
+        now=now,
+        source=source,
+        note=note,
+        connection=connection,
+    )
+    assignment.fulfillment_status = new_status
+    assignment.status_changed_at = assignment.updated_at = now
+    return assignment
+
+
+def update_fulfillment_status(
+    assignment_id: int,
+    new_status: str,
+    *,
+    connection: BaseDatabaseWrapper,
+    expected_status: str | None = None,
+    changed_by: Any = None,
+    source: str = ChangeSource.PAGE,
+    note: str = "",
+) -> EventRecipientPackage:
+    """Move one assignment one step forward (pending -> ready -> delivered).
+
+    Locks the row and re-checks under the lock. Asking for the status the row already has is
+    a no-op (no history), whatever `expected_status` says. Otherwise, if `expected_status`
+    (what the caller's page showed) differs from the row, StaleStatusError carries the row as
+    it is now. One FulfillmentStatusChange is written per real change.
+    """
+    require_atomic(connection, "update_fulfillment_status")
+    new_status = _validate_status(new_status)
+    if expected_status is not None:
+        expected_status = _validate_status(expected_status, "expected_status")
+    source = _validate_source(source)
+    validate_text(note, "note")
+
+    assignment = _locked(
+        assignment_id,
+        connection,
+        changed_by=changed_by,
+        perm=CHANGE_STATUS_PERM,
+        action=CHANGE_STATUS_ACTION,
+    )
+    current = assignment.fulfillment_status
+    if current == new_status:
+        return assignment
+    if expected_status is not None and expected_status != current:
+        raise StaleStatusError(
+            STALE_STATUS.format(current=current, expected=expected_status),
+            assignment=assignment,
+            expected=expected_status,
+        )
+    if not assignment.can_transition_to(new_status):
+        raise InvalidTransitionError(
+            _transition_message(current, new_status), current=current, requested=new_status
+        )
+    return _record_change(
+        assignment,
+        new_status,
+        changed_by=changed_by,
+        source=source,
+        note=note,
+        connection=connection,
+    )
+
+
+def bulk_update_fulfillment_status(
+    assignment_ids: Iterable[int],
+    new_status: str,
+    *,
+    connection: BaseDatabaseWrapper,
+    changed_by: Any = None,
+    source: str = ChangeSource.ADMIN,
+    note: str = "",
+    event_id: int | None = None,
+) -> int:
+    """Move many assignments one step forward, all or nothing; returns how many changed.
+
+    With `event_id`, every id must be an assignment of that event (a page acting for one
+    event); otherwise DoesNotExist, as for an unknown id.
+
+    Rows that already have `new_status` are left alone (not counted, no history). If any
+    other row cannot make the transition, BulkTransitionError lists every such row and
+    nothing is written. Rows are locked in primary-key order, so overlapping bulk changes
+    queue instead of deadlocking. Four statements whatever the number of rows.
+    """
+    require_atomic(connection, "bulk_update_fulfillment_status")
+    if isinstance(assignment_ids, (str, bytes)):
+        raise ValidationError({"assignment_ids": ["assignment_ids must be a list of ids."]})
+    ids = sorted({validate_id(pk, "assignment_ids") for pk in assignment_ids})
+    new_status = _validate_status(new_status)
+    source = _validate_source(source)
+    validate_text(note, "note")
+    _check_permission(changed_by, CHANGE_STATUS_PERM, CHANGE_STATUS_ACTION, connection)
+    if event_id is not None:
+        validate_id(event_id, "event_id")
+    if not ids:
+        return 0
+
+    alias = connection.alias
+    # The id list is turned into SQL parameters once, by this filter, and reused for the
+    # UPDATE: with a thousand ids, building the IN clause is a good part of the call.
+    selected = EventRecipientPackage.objects.using(alias).filter(pk__in=ids)
+    if event_id is not None:
+        selected = selected.filter(event_id=event_id)
+    rows = list(
+        selected.select_for_update(of=("self",))
+        .order_by("pk")
+        .values_list("pk", "fulfillment_status")
+    )
+    missing = set(ids) - {row[0] for row in rows}
+    if missing:
+        where = f" in event {event_id}" if event_id is not None else ""
+        raise EventRecipientPackage.DoesNotExist(
+            f"Assignments {', '.join(map(str, sorted(missing)))} do not exist{where}."
+        )
+    blocked_ids = [
+        pk for pk, status in rows if status != new_status and next_status(status) != new_status
+    ]
+    if blocked_ids:
+        # Names are needed only to explain a refusal: read them then, not on every call.
+        blocked = [
+            BlockedRow(pk, recipient, package, status)
+            for pk, status, recipient, package in EventRecipientPackage.objects.using(alias)
+            .filter(pk__in=blocked_ids)
+            .order_by("pk")
+            .values_list("pk", "fulfillment_status", "recipient__name", "package__name")
+        ]
+        raise BulkTransitionError(
+            BULK_REFUSED.format(
+                count=len(blocked),
+                requested=new_status,
+                rows="; ".join(str(row) for row in blocked),
+            ),
+            blocked=blocked,
+            requested=new_status,
+        )
+    change_ids = [pk for pk, status in rows if status != new_status]
+    if not change_ids:
+        return 0
+
+    # Under the lock, every selected row not yet at new_status is at its previous status.
+    _step_rows(
+        change_ids,
+        from_status=previous_status(new_status),
+        to_status=new_status,
+        changed_by=changed_by,
+        now=timezone.now(),
+        source=source,
+        note=note,
+        connection=connection,
+    )
+    return len(change_ids)
+
+
+def _step_rows(
+    row_ids: list[int],
+    *,
+    from_status: str,
+    to_status: str,
+    changed_by: Any,
+    now: datetime.datetime,
+    source: str,
+    note: str,
+    connection,
+) -> None:
+    """Move the locked rows (the caller has checked under the lock that all are at
+    `from_status`) to `to_status` and write one history row each, whatever the number of
+    rows: on PostgreSQL in one statement (the UPDATE feeds the history INSERT in a
+    data-modifying CTE: a round trip saved on every status change), elsewhere an UPDATE and
+    an INSERT ... SELECT (SQLite has no data-modifying CTE; its statements are calls inside
+    the process, not round trips).
+
+    Every status change of the services goes through here, so the status and its history
+    are written together. bulk_create would split the history into batches by SQLite's
+    parameter limit, so the statement count would grow with the selection."""
+    statements = _step_sql(
+        len(row_ids), connection.vendor == "postgresql", connection.ops.quote_name
+    )
+    stamp = connection.ops.adapt_datetimefield_value(now)
+    changed_by_id = changed_by.pk if changed_by is not None else None
+    update = [to_status, stamp, stamp, *row_ids]
+    history = [from_status, to_status, changed_by_id, stamp, source, note]
+    with connection.cursor() as cursor:
+        if len(statements) == 1:
+            cursor.execute(statements[0], [*update, *history])
+        else:
+            cursor.execute(statements[0], update)
+            cursor.execute(statements[1], [*history, *row_ids])
+
+
+def _step_sql(count: int, one_statement: bool, qn: Callable[[str], str]) -> list[str]:
+    assignments = EventRecipientPackage._meta
+    history = FulfillmentStatusChange._meta
+    table, pk = qn(assignments.db_table), qn(assignments.pk.column)
+
+    def column(name: str) -> str:
+        return qn(assignments.get_field(name).column)
+
+    ids = ", ".join(["%s"] * count)
+    update = (
+        f"UPDATE {table} SET {column('fulfillment_status')} = %s, "
+        f"{column('status_changed_at')} = %s, {column('updated_at')} = %s "
+        f"WHERE {pk} IN ({ids})"
+    )
+    columns = ", ".join(
+        qn(history.get_field(name).column)
+        for name in (
+            "assignment",
+            "from_status",
+            "to_status",
+            "changed_by",
+            "changed_at",
+            "source",
+            "note",
+        )
+    )
+    insert = f"INSERT INTO {qn(history.db_table)} ({columns}) SELECT {pk}, %s, %s, %s, %s, %s, %s"
+    if one_statement:
+        return [f"WITH moved AS ({update} RETURNING {pk}) {insert} FROM moved ORDER BY {pk}"]
+    return [update, f"{insert} FROM {table} WHERE {pk} IN ({ids}) ORDER BY {pk}"]
+
+
+def undo_fulfillment_status(
+    assignment_id: int,
+    *,
+    reason: str,
+    connection: BaseDatabaseWrapper,
+    expected_status: str | None = None,
+    changed_by: Any = None,
+    source: str = ChangeSource.PAGE,
+) -> EventRecipientPackage:
+    """Step one assignment back one status (delivered -> ready -> pending).
+
+    Needs the undo permission and a reason, which is kept in the history like any change.
+    A stale `expected_status` (someone undid or moved it meanwhile) is refused.
+    """
+    require_atomic(connection, "undo_fulfillment_status")
+    validate_text(reason, "reason")
+    if not reason.strip():
+        raise ValidationError({"reason": [UNDO_REASON_REQUIRED]}, code="required")
+    if expected_status is not None:
+        expected_status = _validate_status(expected_status, "expected_status")
+    source = _validate_source(source)
+
+    assignment = _locked(
+        assignment_id,
+        connection,
+        changed_by=changed_by,
+        perm=UNDO_STATUS_PERM,
+        action=UNDO_STATUS_ACTION,
+    )
+    current = assignment.fulfillment_status
+    if expected_status is not None and expected_status != current:
+        raise StaleStatusError(
+            STALE_STATUS.format(current=current, expected=expected_status),
+            assignment=assignment,
+            expected=expected_status,
+        )
+    target = previous_status(current)
+    if target is None:
+        raise InvalidTransitionError(UNDO_NOTHING, current=current, requested=current)
+    return _record_change(
+        assignment,
+        target,
+        changed_by=changed_by,
+        source=source,
+        note=reason.strip(),
+        connection=connection,
+    )
+
+
+def bulk_undo_fulfillment_status(
+    assignment_ids: Iterable[int],
+    *,
+    reason: str,
+    connection: BaseDatabaseWrapper,
+    changed_by: Any = None,
+    source: str = ChangeSource.ADMIN,
+) -> int:
+    """Step many assignments back one status each, all or nothing; returns how many changed.
+
+    Each row goes back from its own status (delivered -> ready, ready -> pending). A pending
+    row cannot go back, so any pending row in the selection refuses the whole change with
+    BulkTransitionError listing those rows. Rows are locked in primary-key order; the
+    number of statements does not grow with the selection (one update and one history
+    insert per source status).
+    """
+    require_atomic(connection, "bulk_undo_fulfillment_status")
+    validate_text(reason, "reason")
+    if not reason.strip():
+        raise ValidationError({"reason": [UNDO_REASON_REQUIRED]}, code="required")
+    if isinstance(assignment_ids, (str, bytes)):
+        raise ValidationError({"assignment_ids": ["assignment_ids must be a list of ids."]})
+    ids = sorted({validate_id(pk, "assignment_ids") for pk in assignment_ids})
+    source = _validate_source(source)
+    _check_permission(changed_by, UNDO_STATUS_PERM, UNDO_STATUS_ACTION, connection)
+    if not ids:
+        return 0
+
+    alias = connection.alias
+    rows = list(
+        EventRecipientPackage.objects.using(alias)
+        .select_for_update(of=("self",))
+        .filter(pk__in=ids)
+        .order_by("pk")
+        .values_list("pk", "fulfillment_status", "recipient__name", "package__name")
+    )
+    missing = set(ids) - {row[0] for row in rows}
+    if missing:
+        raise EventRecipientPackage.DoesNotExist(
+            f"Assignments {', '.join(map(str, sorted(missing)))} do not exist."
+        )
+    blocked = [
+        BlockedRow(pk, recipient, package, status)
+        for pk, status, recipient, package in rows
+        if previous_status(status) is None
+    ]
+    if blocked:
+        raise BulkTransitionError(
+            BULK_UNDO_REFUSED.format(
+                count=len(blocked), rows="; ".join(str(row) for row in blocked)
+            ),
+            blocked=blocked,
+            requested="previous",
+        )
+    now = timezone.now()
+    for current in (FulfillmentStatus.DELIVERED, FulfillmentStatus.READY):
+        group = [pk for pk, status, _, _ in rows if status == current]
+        if group:
+            _step_rows(
+                group,
+                from_status=current,
+                to_status=previous_status(current),
+                changed_by=changed_by,
+                now=now,
+                source=source,
+                note=reason.strip(),
+                connection=connection,
+            )
+    return len(rows)

@@ -1,0 +1,214 @@
+"""Production and assembly runs: recording them, the latest ones of an event, taking back
+one recorded by mistake. Public functions follow the service contract (README,
+"Transactions").
+"""
+
+from __future__ import annotations
+
+import datetime
+from dataclasses import dataclass
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.db.backends.base.base import BaseDatabaseWrapper
+from django.utils import timezone
+
+from eventplanner.domain import (
+    require_atomic,
+    require_exists,
+    validate_id,
+    validate_non_negative_int,
+    validate_positive_int,
+    validate_text,
+)
+from planning.kinds import ASSEMBLY, PRODUCTION, TargetKind
+from planning.models import AssemblyRun, Event, FinishedGood, ProductionRun, Recipe
+
+
+def _validate_user(user: Any, field: str) -> None:
+    from django.contrib.auth import get_user_model
+
+    if user is not None and not isinstance(user, get_user_model()):
+        raise ValidationError({field: [f"{field} must be a user or None (got {user!r})."]})
+
+
+def _validate_when(value: Any, field: str) -> None:
+    if value is not None and not isinstance(value, datetime.datetime):
+        raise ValidationError({field: [f"{field} must be a date and time (got {value!r})."]})
+
+
+def record_production_run(
+    recipe_id: int,
+    num_batches: int,
+    *,
+    event_id: int | None = None,
+    actual_yield: int | None = None,
+    notes: str = "",
+    produced_at: datetime.datetime | None = None,
+    recorded_by: Any = None,
+    connection: BaseDatabaseWrapper,
+) -> ProductionRun:
+    """Record batches baked; `actual_yield` defaults to batches x the recipe's yield."""
+    require_atomic(connection, "record_production_run")
+    validate_positive_int(num_batches, "num_batches")
+    if actual_yield is not None:
+        validate_non_negative_int(actual_yield, "actual_yield")
+    validate_text(notes, "notes")
+    _validate_user(recorded_by, "recorded_by")
+    _validate_when(produced_at, "produced_at")
+    validate_id(recipe_id, "recipe_id")
+    recipe = Recipe.objects.using(connection.alias).get(pk=recipe_id)
+    if event_id is not None:
+        require_exists(Event, event_id, "event_id", connection=connection)
+    if actual_yield is None:
+        # Batches x yield per batch can exceed what the column holds for a large recipe.
+        actual_yield = validate_non_negative_int(
+            num_batches * recipe.yield_per_batch, "actual_yield"
+        )
+    run = ProductionRun(
+        recipe=recipe,
+        event_id=event_id,
+        num_batches=num_batches,
+        actual_yield=actual_yield,
+        notes=notes,
+        produced_at=produced_at or timezone.now(),
+        recorded_by=recorded_by,
+    )
+    run.save(using=connection.alias)
+    return run
+
+
+def record_assembly_run(
+    finished_good_id: int,
+    quantity: int,
+    *,
+    event_id: int | None = None,
+    notes: str = "",
+    assembled_at: datetime.datetime | None = None,
+    recorded_by: Any = None,
+    connection: BaseDatabaseWrapper,
+) -> AssemblyRun:
+    require_atomic(connection, "record_assembly_run")
+    validate_positive_int(quantity, "quantity")
+    validate_text(notes, "notes")
+    _validate_user(recorded_by, "recorded_by")
+    _validate_when(assembled_at, "assembled_at")
+    require_exists(FinishedGood, finished_good_id, "finished_good_id", connection=connection)
+    if event_id is not None:
+        require_exists(Event, event_id, "event_id", connection=connection)
+    run = AssemblyRun(
+        finished_good_id=finished_good_id,
+        event_id=event_id,
+        quantity=quantity,
+        notes=notes,
+        assembled_at=assembled_at or timezone.now(),
+        recorded_by=recorded_by,
+    )
+    run.save(using=connection.alias)
+    return run
+
+
+@dataclass(frozen=True)
+class RunEntry:
+    kind: str  # "production" or "assembly"
+    run_id: int
+    item_name: str
+    amount: int
+    unit: str
+    recorded_at: datetime.datetime
+    recorded_by: str
+    notes: str
+
+
+@dataclass(frozen=True)
+class RecentRuns:
+    entries: list[RunEntry]
+    production_count: int
+    assembly_count: int
+
+
+def get_recent_runs(
+    event_id: int, *, limit: int = 10, connection: BaseDatabaseWrapper
+) -> RecentRuns:
+    """The event's latest production and assembly runs, newest first, with how many there
+    are in all; four queries whatever the number of runs."""
+    require_atomic(connection, "get_recent_runs")
+    validate_id(event_id, "event_id")
+    validate_positive_int(limit, "limit")
+    alias = connection.alias
+    production = (
+        ProductionRun.objects.using(alias)
+        .filter(event_id=event_id)
+        .order_by("-produced_at", "-id")
+        .values_list(
+            "id", "recipe__name", "num_batches", "produced_at", "recorded_by__username", "notes"
+        )[:limit]
+    )
+    assembly = (
+        AssemblyRun.objects.using(alias)
+        .filter(event_id=event_id)
+        .order_by("-assembled_at", "-id")
+        .values_list(
+            "id",
+            "finished_good__name",
+            "quantity",
+            "assembled_at",
+            "recorded_by__username",
+            "notes",
+        )[:limit]
+    )
+    entries = [
+        RunEntry(
+            "production",
+            pk,
+            name,
+            amount,
+            "batch" if amount == 1 else "batches",
+            when,
+            user or "",
+            notes,
+        )
+        for pk, name, amount, when, user, notes in production
+    ] + [
+        RunEntry("assembly", pk, name, amount, "assembled", when, user or "", notes)
+        for pk, name, amount, when, user, notes in assembly
+    ]
+    entries.sort(key=lambda e: (e.recorded_at, e.run_id), reverse=True)
+    return RecentRuns(
+        entries=entries[:limit],
+        production_count=ProductionRun.objects.using(alias).filter(event_id=event_id).count(),
+        assembly_count=AssemblyRun.objects.using(alias).filter(event_id=event_id).count(),
+    )
+
+
+def delete_run(
+    kind: TargetKind, run_id: int, *, event_id: int, connection: BaseDatabaseWrapper
+) -> Any:
+    """Take back a run of this kind recorded by mistake (it must belong to `event_id`);
+    returns it with its item, for the confirmation."""
+    require_atomic(connection, "delete_run")
+    validate_id(run_id, "run_id")
+    validate_id(event_id, "event_id")
+    run = (
+        kind.run_model._default_manager.using(connection.alias)
+        .select_related(kind.item_field)
+        .get(pk=run_id, event_id=event_id)
+    )
+    kind.run_model._default_manager.using(connection.alias).filter(pk=run.pk).delete()
+    return run
+
+
+def delete_production_run(
+    run_id: int, *, event_id: int, connection: BaseDatabaseWrapper
+) -> ProductionRun:
+    """Take back a production run recorded by mistake (it must belong to `event_id`)."""
+    require_atomic(connection, "delete_production_run")
+    return delete_run(PRODUCTION, run_id, event_id=event_id, connection=connection)
+
+
+def delete_assembly_run(
+    run_id: int, *, event_id: int, connection: BaseDatabaseWrapper
+) -> AssemblyRun:
+    """Take back an assembly run recorded by mistake (it must belong to `event_id`)."""
+    require_atomic(connection, "delete_assembly_run")
+    return delete_run(ASSEMBLY, run_id, event_id=event_id, connection=connection)
