@@ -13,6 +13,7 @@ from eventplanner.domain import (
     insert_unless_conflict,
     require_atomic,
     require_exists,
+    validate_id,
     validate_positive_int,
     validate_text,
 )
@@ -146,3 +147,32 @@ def get_status_history(
         .select_related("changed_by")
         .order_by("changed_at", "id")
     )
+
+
+def copy_assignments(
+    source_event_id: int, target_event_id: int, *, connection: BaseDatabaseWrapper
+) -> int:
+    """Give every recipient of the source event the same packages for the target event (a
+    copy for next season): new assignments, all pending, without history. Returns how many.
+    Two queries whatever the number of assignments."""
+    require_atomic(connection, "copy_assignments")
+    require_exists(Event, source_event_id, "source_event_id", connection=connection)
+    validate_id(target_event_id, "target_event_id")
+    alias = connection.alias
+    now = timezone.now()
+    copies = EventRecipientPackage.objects.using(alias).bulk_create(
+        EventRecipientPackage(
+            event_id=target_event_id,
+            recipient_id=recipient_id,
+            package_id=package_id,
+            quantity=quantity,
+            notes=notes,
+            created_at=now,
+            updated_at=now,
+            status_changed_at=now,
+        )
+        for recipient_id, package_id, quantity, notes in EventRecipientPackage.objects.using(alias)
+        .filter(event_id=source_event_id)
+        .values_list("recipient_id", "package_id", "quantity", "notes")
+    )
+    return len(copies)

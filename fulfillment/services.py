@@ -6,7 +6,8 @@ each is defined in the module named for what it holds, beside this one:
 
 - fulfillment/workflow.py: status changes, one row or many, forward and one step back;
 - fulfillment/errors.py: what is refused and why (messages and error types);
-- fulfillment/assignments.py: assign, edit, remove; a recipient's and an assignment's history;
+- fulfillment/assignments.py: assign, edit, remove, copy for next season; a recipient's and
+  an assignment's history;
 - fulfillment/reads.py: an event's assignments, the page with its counts, exports, packing
   list and delivery checklist;
 - fulfillment/catalog.py: recipients and packages.
@@ -22,6 +23,7 @@ function of these modules to it.
 
 from fulfillment.assignments import (
     assign_package,
+    copy_assignments,
     get_recipient_history,
     get_status_history,
     remove_assignment,
@@ -117,6 +119,7 @@ __all__ = [
     "REMOVE_HAS_HISTORY",
     # Assignments and histories
     "assign_package",
+    "copy_assignments",
     "update_assignment",
     "remove_assignment",
     "get_recipient_history",

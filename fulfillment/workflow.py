@@ -220,12 +220,11 @@ def bulk_update_fulfillment_status(
     Rows that already have `new_status` are left alone (not counted, no history). If any
     other row cannot make the transition, BulkTransitionError lists every such row and
     nothing is written. Rows are locked in primary-key order, so overlapping bulk changes
-    queue instead of deadlocking. Four statements whatever the number of rows.
+    queue instead of deadlocking. Four statements whatever the number of rows (three on
+    PostgreSQL).
     """
     require_atomic(connection, "bulk_update_fulfillment_status")
-    if isinstance(assignment_ids, (str, bytes)):
-        raise ValidationError({"assignment_ids": ["assignment_ids must be a list of ids."]})
-    ids = sorted({validate_id(pk, "assignment_ids") for pk in assignment_ids})
+    ids = _selection(assignment_ids)
     new_status = _validate_status(new_status)
     source = _validate_source(source)
     validate_text(note, "note")
@@ -234,61 +233,78 @@ def bulk_update_fulfillment_status(
         validate_id(event_id, "event_id")
     if not ids:
         return 0
+    rows = _lock_selection(ids, event_id, connection.alias)
+    stuck = [
+        pk for pk, status in rows if status != new_status and next_status(status) != new_status
+    ]
+    if stuck:
+        blocked = _blocked_rows(stuck, connection.alias)
+        raise BulkTransitionError(
+            BULK_REFUSED.format(count=len(blocked), requested=new_status, rows=_listed(blocked)),
+            blocked=blocked,
+            requested=new_status,
+        )
+    change_ids = [pk for pk, status in rows if status != new_status]
+    if change_ids:
+        # Under the lock, every selected row not yet at new_status is at its previous status.
+        _step_rows(
+            change_ids,
+            from_status=previous_status(new_status),
+            to_status=new_status,
+            changed_by=changed_by,
+            now=timezone.now(),
+            source=source,
+            note=note,
+            connection=connection,
+        )
+    return len(change_ids)
 
-    alias = connection.alias
-    # The id list is turned into SQL parameters once, by this filter, and reused for the
-    # UPDATE: with a thousand ids, building the IN clause is a good part of the call.
+
+def _selection(assignment_ids: Any) -> list[int]:
+    """The selected ids, each checked, once each, in primary-key order (the lock order)."""
+    if isinstance(assignment_ids, (str, bytes)):
+        raise ValidationError({"assignment_ids": ["assignment_ids must be a list of ids."]})
+    return sorted({validate_id(pk, "assignment_ids") for pk in assignment_ids})
+
+
+def _lock_selection(ids: list[int], event_id: int | None, alias: str) -> list[tuple[int, str]]:
+    """(id, status) of every selected row, locked in primary-key order so that overlapping
+    bulk changes queue instead of deadlocking; DoesNotExist names the ids that are not there
+    (with `event_id`: not in that event)."""
     selected = EventRecipientPackage.objects.using(alias).filter(pk__in=ids)
     if event_id is not None:
         selected = selected.filter(event_id=event_id)
-    rows = list(
-        selected.select_for_update(of=("self",))
-        .order_by("pk")
-        .values_list("pk", "fulfillment_status")
-    )
+    locked = selected.select_for_update(of=("self",)).order_by("pk")
+    rows = list(locked.values_list("pk", "fulfillment_status"))
     missing = set(ids) - {row[0] for row in rows}
     if missing:
         where = f" in event {event_id}" if event_id is not None else ""
         raise EventRecipientPackage.DoesNotExist(
             f"Assignments {', '.join(map(str, sorted(missing)))} do not exist{where}."
         )
-    blocked_ids = [
-        pk for pk, status in rows if status != new_status and next_status(status) != new_status
-    ]
-    if blocked_ids:
-        # Names are needed only to explain a refusal: read them then, not on every call.
-        blocked = [
-            BlockedRow(pk, recipient, package, status)
-            for pk, status, recipient, package in EventRecipientPackage.objects.using(alias)
-            .filter(pk__in=blocked_ids)
-            .order_by("pk")
-            .values_list("pk", "fulfillment_status", "recipient__name", "package__name")
-        ]
-        raise BulkTransitionError(
-            BULK_REFUSED.format(
-                count=len(blocked),
-                requested=new_status,
-                rows="; ".join(str(row) for row in blocked),
-            ),
-            blocked=blocked,
-            requested=new_status,
-        )
-    change_ids = [pk for pk, status in rows if status != new_status]
-    if not change_ids:
-        return 0
+    return rows
 
-    # Under the lock, every selected row not yet at new_status is at its previous status.
-    _step_rows(
-        change_ids,
-        from_status=previous_status(new_status),
-        to_status=new_status,
-        changed_by=changed_by,
-        now=timezone.now(),
-        source=source,
-        note=note,
-        connection=connection,
-    )
-    return len(change_ids)
+
+def _blocked_rows(ids: list[int], alias: str) -> list[BlockedRow]:
+    # Names are needed only to explain a refusal: read them then, not on every call.
+    return [
+        BlockedRow(pk, recipient, package, status)
+        for pk, status, recipient, package in EventRecipientPackage.objects.using(alias)
+        .filter(pk__in=ids)
+        .order_by("pk")
+        .values_list("pk", "fulfillment_status", "recipient__name", "package__name")
+    ]
+
+
+def _listed(rows: list[BlockedRow]) -> str:
+    return "; ".join(str(row) for row in rows)
+
+
+def _undo_reason(reason: Any) -> str:
+    validate_text(reason, "reason")
+    if not reason.strip():
+        raise ValidationError({"reason": [UNDO_REASON_REQUIRED]}, code="required")
+    return reason.strip()
 
 
 def _step_rows(
@@ -374,9 +390,7 @@ def undo_fulfillment_status(
     A stale `expected_status` (someone undid or moved it meanwhile) is refused.
     """
     require_atomic(connection, "undo_fulfillment_status")
-    validate_text(reason, "reason")
-    if not reason.strip():
-        raise ValidationError({"reason": [UNDO_REASON_REQUIRED]}, code="required")
+    reason = _undo_reason(reason)
     if expected_status is not None:
         expected_status = _validate_status(expected_status, "expected_status")
     source = _validate_source(source)
@@ -403,7 +417,7 @@ def undo_fulfillment_status(
         target,
         changed_by=changed_by,
         source=source,
-        note=reason.strip(),
+        note=reason,
         connection=connection,
     )
 
@@ -425,46 +439,24 @@ def bulk_undo_fulfillment_status(
     insert per source status).
     """
     require_atomic(connection, "bulk_undo_fulfillment_status")
-    validate_text(reason, "reason")
-    if not reason.strip():
-        raise ValidationError({"reason": [UNDO_REASON_REQUIRED]}, code="required")
-    if isinstance(assignment_ids, (str, bytes)):
-        raise ValidationError({"assignment_ids": ["assignment_ids must be a list of ids."]})
-    ids = sorted({validate_id(pk, "assignment_ids") for pk in assignment_ids})
+    reason = _undo_reason(reason)
+    ids = _selection(assignment_ids)
     source = _validate_source(source)
     _check_permission(changed_by, UNDO_STATUS_PERM, UNDO_STATUS_ACTION, connection)
     if not ids:
         return 0
-
-    alias = connection.alias
-    rows = list(
-        EventRecipientPackage.objects.using(alias)
-        .select_for_update(of=("self",))
-        .filter(pk__in=ids)
-        .order_by("pk")
-        .values_list("pk", "fulfillment_status", "recipient__name", "package__name")
-    )
-    missing = set(ids) - {row[0] for row in rows}
-    if missing:
-        raise EventRecipientPackage.DoesNotExist(
-            f"Assignments {', '.join(map(str, sorted(missing)))} do not exist."
-        )
-    blocked = [
-        BlockedRow(pk, recipient, package, status)
-        for pk, status, recipient, package in rows
-        if previous_status(status) is None
-    ]
-    if blocked:
+    rows = _lock_selection(ids, None, connection.alias)
+    pending = [pk for pk, status in rows if previous_status(status) is None]
+    if pending:
+        blocked = _blocked_rows(pending, connection.alias)
         raise BulkTransitionError(
-            BULK_UNDO_REFUSED.format(
-                count=len(blocked), rows="; ".join(str(row) for row in blocked)
-            ),
+            BULK_UNDO_REFUSED.format(count=len(blocked), rows=_listed(blocked)),
             blocked=blocked,
             requested="previous",
         )
     now = timezone.now()
     for current in (FulfillmentStatus.DELIVERED, FulfillmentStatus.READY):
-        group = [pk for pk, status, _, _ in rows if status == current]
+        group = [pk for pk, status in rows if status == current]
         if group:
             _step_rows(
                 group,
@@ -473,7 +465,7 @@ def bulk_undo_fulfillment_status(
                 changed_by=changed_by,
                 now=now,
                 source=source,
-                note=reason.strip(),
+                note=reason,
                 connection=connection,
             )
     return len(rows)

@@ -22,7 +22,9 @@ from eventplanner.domain import (
     validate_id,
     validate_text,
 )
+from fulfillment import services as fulfillment_services
 from fulfillment.models import EventRecipientPackage, FulfillmentStatusChange
+from planning.kinds import KINDS, TargetKind
 from planning.models import (
     AssemblyRun,
     Event,
@@ -119,66 +121,70 @@ def update_event(
     return event
 
 
+def _count_of(model: Any, **filters: Any) -> Coalesce:
+    """How many rows of `model` match, as a scalar subquery of the outer event (0 for none)."""
+    return Coalesce(
+        Subquery(
+            model.objects.filter(**filters)
+            .order_by()
+            .values(*filters.keys())
+            .annotate(n=Count("pk"))
+            .values("n"),
+            output_field=IntegerField(),
+        ),
+        Value(0),
+    )
+
+
+def _assignments_with_history() -> Coalesce:
+    """How many of the outer event's assignments have status history."""
+    return Coalesce(
+        Subquery(
+            FulfillmentStatusChange.objects.filter(assignment__event_id=OuterRef("pk"))
+            .order_by()
+            .values("assignment__event_id")
+            .annotate(n=Count("assignment_id", distinct=True))
+            .values("n"),
+            output_field=IntegerField(),
+        ),
+        Value(0),
+    )
+
+
+def _deletion_blockers(event: Any) -> tuple[str, ...]:
+    blockers = []
+    runs = [
+        plural(n, f"{kind} run")
+        for n, kind in (
+            (event.n_production_runs, "production"),
+            (event.n_assembly_runs, "assembly"),
+        )
+        if n
+    ]
+    if runs:
+        blockers.append(EVENT_HAS_RUNS.format(name=event.name, runs=" and ".join(runs)))
+    if event.n_with_history:
+        blockers.append(EVENT_HAS_HISTORY.format(count=event.n_with_history, name=event.name))
+    return tuple(blockers)
+
+
 def check_event_deletion(event_id: int, *, connection: BaseDatabaseWrapper) -> EventDeletionCheck:
     """Count what deleting the event would remove and what forbids it, in one query."""
     require_atomic(connection, "check_event_deletion")
     validate_id(event_id, "event_id")
-    alias = connection.alias
-
-    def count_of(model: Any, **filters: Any) -> Subquery:
-        return Coalesce(
-            Subquery(
-                model.objects.using(alias)
-                .filter(**filters)
-                .order_by()
-                .values(*filters.keys())
-                .annotate(n=Count("pk"))
-                .values("n"),
-                output_field=IntegerField(),
-            ),
-            Value(0),
-        )
-
+    of_event = {"event_id": OuterRef("pk")}
     event = (
-        Event.objects.using(alias)
+        Event.objects.using(connection.alias)
         .annotate(
-            n_production_targets=count_of(EventProductionTarget, event_id=OuterRef("pk")),
-            n_assembly_targets=count_of(EventAssemblyTarget, event_id=OuterRef("pk")),
-            n_assignments=count_of(EventRecipientPackage, event_id=OuterRef("pk")),
-            n_production_runs=count_of(ProductionRun, event_id=OuterRef("pk")),
-            n_assembly_runs=count_of(AssemblyRun, event_id=OuterRef("pk")),
-            n_with_history=Coalesce(
-                Subquery(
-                    FulfillmentStatusChange.objects.using(alias)
-                    .filter(assignment__event_id=OuterRef("pk"))
-                    .order_by()
-                    .values("assignment__event_id")
-                    .annotate(n=Count("assignment_id", distinct=True))
-                    .values("n"),
-                    output_field=IntegerField(),
-                ),
-                Value(0),
-            ),
+            n_production_targets=_count_of(EventProductionTarget, **of_event),
+            n_assembly_targets=_count_of(EventAssemblyTarget, **of_event),
+            n_assignments=_count_of(EventRecipientPackage, **of_event),
+            n_production_runs=_count_of(ProductionRun, **of_event),
+            n_assembly_runs=_count_of(AssemblyRun, **of_event),
+            n_with_history=_assignments_with_history(),
         )
         .get(pk=event_id)
     )
-    blockers = []
-    if event.n_production_runs or event.n_assembly_runs:
-        blockers.append(
-            EVENT_HAS_RUNS.format(
-                name=event.name,
-                runs=" and ".join(
-                    plural(n, f"{kind} run")
-                    for n, kind in (
-                        (event.n_production_runs, "production"),
-                        (event.n_assembly_runs, "assembly"),
-                    )
-                    if n
-                ),
-            )
-        )
-    if event.n_with_history:
-        blockers.append(EVENT_HAS_HISTORY.format(count=event.n_with_history, name=event.name))
     return EventDeletionCheck(
         production_targets=event.n_production_targets,
         assembly_targets=event.n_assembly_targets,
@@ -186,7 +192,7 @@ def check_event_deletion(event_id: int, *, connection: BaseDatabaseWrapper) -> E
         production_runs=event.n_production_runs,
         assembly_runs=event.n_assembly_runs,
         assignments_with_history=event.n_with_history,
-        blockers=tuple(blockers),
+        blockers=_deletion_blockers(event),
     )
 
 
@@ -214,7 +220,6 @@ def clone_event(
 ) -> Event:
     """Copy an event for next season: its targets and assignments (as pending, without
     history), never its runs."""
-
     require_atomic(connection, "clone_event")
     source = _get_event(event_id, connection)
     notes = source.notes if notes is None else notes
@@ -225,48 +230,23 @@ def clone_event(
     clone = Event(name=name, event_date=event_date, notes=notes)
     clone.save(using=alias)
     now = timezone.now()
-    EventProductionTarget.objects.using(alias).bulk_create(
-        EventProductionTarget(
-            event=clone,
-            recipe_id=recipe_id,
-            target_batches=batches,
-            notes=target_notes,
-            created_at=now,
-            updated_at=now,
-        )
-        for recipe_id, batches, target_notes in EventProductionTarget.objects.using(alias)
-        .filter(event_id=source.pk)
-        .values_list("recipe_id", "target_batches", "notes")
-    )
-    EventAssemblyTarget.objects.using(alias).bulk_create(
-        EventAssemblyTarget(
-            event=clone,
-            finished_good_id=good_id,
-            target_quantity=quantity,
-            notes=target_notes,
-            created_at=now,
-            updated_at=now,
-        )
-        for good_id, quantity, target_notes in EventAssemblyTarget.objects.using(alias)
-        .filter(event_id=source.pk)
-        .values_list("finished_good_id", "target_quantity", "notes")
-    )
-    assignments = (
-        EventRecipientPackage.objects.using(alias)
-        .filter(event_id=source.pk)
-        .values_list("recipient_id", "package_id", "quantity", "notes")
-    )
-    EventRecipientPackage.objects.using(alias).bulk_create(
-        EventRecipientPackage(
-            event=clone,
-            recipient_id=recipient_id,
-            package_id=package_id,
-            quantity=quantity,
-            notes=assignment_notes,
-            created_at=now,
-            updated_at=now,
-            status_changed_at=now,
-        )
-        for recipient_id, package_id, quantity, assignment_notes in assignments
-    )
+    for kind in KINDS.values():
+        _copy_targets(kind, source.pk, clone, now, alias)
+    fulfillment_services.copy_assignments(source.pk, clone.pk, connection=connection)
     return clone
+
+
+def _copy_targets(kind: TargetKind, source_id: int, clone: Event, now: Any, alias: str) -> None:
+    targets = kind.target_model._default_manager.using(alias)
+    targets.bulk_create(
+        kind.target_model(
+            event=clone,
+            **{kind.item_id_field: item_id, kind.amount_field: amount},
+            notes=notes,
+            created_at=now,
+            updated_at=now,
+        )
+        for item_id, amount, notes in targets.filter(event_id=source_id).values_list(
+            kind.item_id_field, kind.amount_field, "notes"
+        )
+    )
