@@ -514,18 +514,9 @@ def measure_bulk_update(ctx: Context, *, repeats: int = 5) -> list[Result]:
     for selection in (ids, ids[: max(1, len(ids) // 10)]):
         statements = count_statements(c, lambda s=selection: service(s))
         restore()
-        service_times, floor_times = [], []
-        for _ in range(repeats):
-            started = time.perf_counter()
-            service(selection)
-            service_times.append(time.perf_counter() - started)
-            restore()
-            started = time.perf_counter()
-            floor(selection)
-            floor_times.append(time.perf_counter() - started)
-            restore()
-        service_ms = statistics.median(service_times) * MS
-        floor_ms = statistics.median(floor_times) * MS
+        service_ms, floor_ms = _alternate(
+            lambda s=selection: service(s), lambda s=selection: floor(s), restore, repeats
+        )
         full = selection is ids
         results.append(
             Result(
@@ -546,6 +537,21 @@ def measure_bulk_update(ctx: Context, *, repeats: int = 5) -> list[Result]:
             )
         )
     return results
+
+
+def _alternate(
+    service: Callable[[], Any], floor: Callable[[], Any], restore: Callable[[], None], repeats: int
+) -> tuple[float, float]:
+    """Median milliseconds of the service and of its floor, run in turn, the data restored
+    after each run."""
+    service_times, floor_times = [], []
+    for _ in range(repeats):
+        for call, times in ((service, service_times), (floor, floor_times)):
+            started = time.perf_counter()
+            call()
+            times.append(time.perf_counter() - started)
+            restore()
+    return statistics.median(service_times) * MS, statistics.median(floor_times) * MS
 
 
 def check_constant_statements(results: list[Result]) -> list[str]:

@@ -115,10 +115,21 @@ class Command(BaseCommand):
     def _seed(self, alias: str) -> None:
         conn = connections[alias]
         rng = random.Random(2026)
-        today = timezone.localdate()
-        christmas = upcoming_christmas(today)
-        last_christmas = christmas.replace(year=christmas.year - 1)
+        recipes, goods = self._recipes_and_goods(alias)
+        packages = self._packages(alias, goods)
+        recipients = self._recipients(alias, rng)
+        past, current = self._events(alias, upcoming_christmas(timezone.localdate()))
+        for event, fraction in ((past, 1.0), (current, 0.45)):
+            self._plan_and_bake(event, recipes, goods, fraction, rng, conn)
+            self._assign(event, recipients, packages, rng, conn, all_delivered=event is past)
 
+        # Test batches not meant for any event: they must not count toward targets.
+        for name in ("Sugar Cookies", "Stollen"):
+            planning_services.record_production_run(
+                recipes[name].pk, 1, notes="Test batch", connection=conn
+            )
+
+    def _recipes_and_goods(self, alias: str) -> tuple[dict, dict]:
         recipes = {
             name: Recipe.objects.using(alias).create(
                 name=name, category=category, yield_per_batch=yield_, yield_unit=unit
@@ -133,6 +144,9 @@ class Command(BaseCommand):
                     finished_good=good, recipe=recipes[recipe_name], quantity=quantity
                 )
             goods[name] = good
+        return recipes, goods
+
+    def _packages(self, alias: str, goods: dict) -> dict:
         packages = {}
         for name, (description, items) in PACKAGES.items():
             package = Package.objects.using(alias).create(name=name, description=description)
@@ -141,7 +155,10 @@ class Command(BaseCommand):
                     package=package, finished_good=goods[good_name], quantity=quantity
                 )
             packages[name] = package
-        recipients = [
+        return packages
+
+    def _recipients(self, alias: str, rng: random.Random) -> list:
+        return [
             Recipient.objects.using(alias).create(
                 name=name,
                 household=household,
@@ -152,31 +169,25 @@ class Command(BaseCommand):
             for name in names
         ]
 
-        past = Event.objects.using(alias).create(
+    def _events(self, alias: str, christmas: datetime.date) -> tuple:
+        last_christmas = christmas.replace(year=christmas.year - 1)
+        events = Event.objects.using(alias)
+        past = events.create(
             name=f"Christmas {last_christmas.year}",
             event_date=last_christmas,
             notes="Last year's season, all delivered.",
         )
-        current = Event.objects.using(alias).create(
+        current = events.create(
             name=f"Christmas {christmas.year}",
             event_date=christmas,
             notes="Bake the week before; deliver on the 23rd and 24th.",
         )
-        Event.objects.using(alias).create(
+        events.create(
             name="New Year Open House",
             event_date=christmas + datetime.timedelta(days=7),
             notes="Platters for the open house.",
         )
-
-        for event, fraction in ((past, 1.0), (current, 0.45)):
-            self._plan_and_bake(event, recipes, goods, fraction, rng, conn)
-            self._assign(event, recipients, packages, rng, conn, all_delivered=event is past)
-
-        # Test batches not meant for any event: they must not count toward targets.
-        for name in ("Sugar Cookies", "Stollen"):
-            planning_services.record_production_run(
-                recipes[name].pk, 1, notes="Test batch", connection=conn
-            )
+        return past, current
 
     def _plan_and_bake(self, event, recipes, goods, fraction, rng, conn) -> None:
         for recipe in recipes.values():
