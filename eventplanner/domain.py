@@ -227,15 +227,30 @@ def insert_unless_conflict(instance: Any, *, connection: BaseDatabaseWrapper) ->
 
 def instance_from_row(model: Any, row: tuple, *, connection: BaseDatabaseWrapper) -> Any:
     """A model instance from a row of all its concrete columns, in field order, as an
-    INSERT ... RETURNING gives it: each value converted the way a query's results are (SQLite
-    returns timestamps as text), then `Model.from_db`, as the ORM builds its own instances."""
+    INSERT ... RETURNING or a hand-written SELECT gives it: each value converted the way a
+    query's results are (SQLite returns timestamps as text), then `Model.from_db`, as the ORM
+    builds its own instances."""
+    names, converters = _row_converters(model, connection.alias)
+    values = list(row[: len(names)])
+    for index, column, convert in converters:
+        values[index] = convert(values[index], column, connection)
+    return model.from_db(connection.alias, names, values)
+
+
+@cache
+def _row_converters(model: Any, alias: str) -> tuple[list[str], list[tuple]]:
+    """The field names and the (position, column, converter) triples of a model's row, worked
+    out once per model and database: looking them up was a good part of a two-statement
+    write."""
+    from django.db import connections
+
+    connection = connections[alias]
     fields = model._meta.concrete_fields
-    values = []
-    for field, value in zip(fields, row, strict=True):
+    converters = []
+    for index, field in enumerate(fields):
         column = field.get_col(model._meta.db_table)
         for convert in connection.ops.get_db_converters(column) + column.get_db_converters(
             connection
         ):
-            value = convert(value, column, connection)
-        values.append(value)
-    return model.from_db(connection.alias, [field.attname for field in fields], values)
+            converters.append((index, column, convert))
+    return [field.attname for field in fields], converters
