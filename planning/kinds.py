@@ -17,9 +17,7 @@ from planning.models import (
     AssemblyRun,
     EventAssemblyTarget,
     EventProductionTarget,
-    FinishedGood,
     ProductionRun,
-    Recipe,
 )
 
 
@@ -27,7 +25,6 @@ from planning.models import (
 class TargetKind:
     name: str  # "production" | "assembly": the URL part, fragment names and row ids
     target_model: type[models.Model]
-    item_model: type[models.Model]
     item_field: str  # the target's and the run's foreign key to the item
     amount_field: str  # the target's amount
     run_model: type[models.Model]
@@ -38,6 +35,10 @@ class TargetKind:
     unit: str  # the amount's unit, as a table shows it
 
     @property
+    def item_model(self) -> type[models.Model]:
+        return self.target_model._meta.get_field(self.item_field).related_model
+
+    @property
     def item_id_field(self) -> str:
         return f"{self.item_field}_id"
 
@@ -46,32 +47,16 @@ class TargetKind:
         return f"planning.{action}_{self.target_model._meta.model_name}"
 
 
+# A table of two rows: what differs between the kinds, side by side.
+# fmt: off
 PRODUCTION = TargetKind(
-    name="production",
-    target_model=EventProductionTarget,
-    item_model=Recipe,
-    item_field="recipe",
-    amount_field="target_batches",
-    run_model=ProductionRun,
-    run_amount_field="num_batches",
-    run_time_field="produced_at",
-    label="Recipe",
-    done_label="Produced",
-    unit="batches",
+    "production", EventProductionTarget, "recipe", "target_batches",
+    ProductionRun, "num_batches", "produced_at", "Recipe", "Produced", "batches",
 )
-
 ASSEMBLY = TargetKind(
-    name="assembly",
-    target_model=EventAssemblyTarget,
-    item_model=FinishedGood,
-    item_field="finished_good",
-    amount_field="target_quantity",
-    run_model=AssemblyRun,
-    run_amount_field="quantity",
-    run_time_field="assembled_at",
-    label="Finished good",
-    done_label="Assembled",
-    unit="assembled",
+    "assembly", EventAssemblyTarget, "finished_good", "target_quantity",
+    AssemblyRun, "quantity", "assembled_at", "Finished good", "Assembled", "assembled",
 )
+# fmt: on
 
 KINDS: dict[str, TargetKind] = {kind.name: kind for kind in (PRODUCTION, ASSEMBLY)}

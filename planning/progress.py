@@ -39,7 +39,25 @@ def _pct(done: int, target: int) -> float:
 
 
 @dataclass(frozen=True)
-class ProductionProgress:
+class _TargetProgress:
+    """How far the runs are toward one target: what each kind's progress row adds to its
+    target's own fields, from `done` (what the runs achieved) and `wanted` (the target)."""
+
+    progress_pct: float = field(init=False)  # not capped: 5 of 4 is 125.0
+    is_complete: bool = field(init=False)
+
+    def __post_init__(self) -> None:
+        done, wanted = self.amounts
+        object.__setattr__(self, "progress_pct", _pct(done, wanted))
+        object.__setattr__(self, "is_complete", done >= wanted)
+
+    @property
+    def amounts(self) -> tuple[int, int]:
+        raise NotImplementedError
+
+
+@dataclass(frozen=True)
+class ProductionProgress(_TargetProgress):
     recipe_id: int
     recipe_name: str
     target_batches: int
@@ -48,30 +66,24 @@ class ProductionProgress:
     yield_unit: str
     target_id: int
     notes: str
-    progress_pct: float = field(init=False)
-    is_complete: bool = field(init=False)
 
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "progress_pct", _pct(self.produced_batches, self.target_batches))
-        object.__setattr__(self, "is_complete", self.produced_batches >= self.target_batches)
+    @property
+    def amounts(self) -> tuple[int, int]:
+        return self.produced_batches, self.target_batches
 
 
 @dataclass(frozen=True)
-class AssemblyProgress:
+class AssemblyProgress(_TargetProgress):
     finished_good_id: int
     finished_good_name: str
     target_quantity: int
     assembled_quantity: int
     target_id: int
     notes: str
-    progress_pct: float = field(init=False)
-    is_complete: bool = field(init=False)
 
-    def __post_init__(self) -> None:
-        object.__setattr__(
-            self, "progress_pct", _pct(self.assembled_quantity, self.target_quantity)
-        )
-        object.__setattr__(self, "is_complete", self.assembled_quantity >= self.target_quantity)
+    @property
+    def amounts(self) -> tuple[int, int]:
+        return self.assembled_quantity, self.target_quantity
 
 
 @dataclass(frozen=True)
