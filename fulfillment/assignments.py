@@ -5,6 +5,8 @@ assignment. Public functions follow the service contract (README, "Transactions"
 
 from __future__ import annotations
 
+import datetime
+
 from django.db.backends.base.base import BaseDatabaseWrapper
 from django.utils import timezone
 
@@ -57,17 +59,7 @@ def assign_package(
     require_exists(Recipient, recipient_id, "recipient_id", connection=connection)
     require_exists(Package, package_id, "package_id", connection=connection)
     alias = connection.alias
-    now = timezone.now()
-    row = EventRecipientPackage(
-        event_id=event_id,
-        recipient_id=recipient_id,
-        package_id=package_id,
-        quantity=quantity,
-        notes=notes,
-        created_at=now,
-        updated_at=now,
-        status_changed_at=now,
-    )
+    row = _new_assignment(event_id, recipient_id, package_id, quantity, notes, timezone.now())
     new_pk = insert_unless_conflict(row, connection=connection)
     assignment = (
         EventRecipientPackage.objects.using(alias)
@@ -161,18 +153,30 @@ def copy_assignments(
     alias = connection.alias
     now = timezone.now()
     copies = EventRecipientPackage.objects.using(alias).bulk_create(
-        EventRecipientPackage(
-            event_id=target_event_id,
-            recipient_id=recipient_id,
-            package_id=package_id,
-            quantity=quantity,
-            notes=notes,
-            created_at=now,
-            updated_at=now,
-            status_changed_at=now,
-        )
+        _new_assignment(target_event_id, recipient_id, package_id, quantity, notes, now)
         for recipient_id, package_id, quantity, notes in EventRecipientPackage.objects.using(alias)
         .filter(event_id=source_event_id)
         .values_list("recipient_id", "package_id", "quantity", "notes")
     )
     return len(copies)
+
+
+def _new_assignment(
+    event_id: int,
+    recipient_id: int,
+    package_id: int,
+    quantity: int,
+    notes: str,
+    now: datetime.datetime,
+) -> EventRecipientPackage:
+    """An unsaved assignment, pending, never moved (its status dates from its creation)."""
+    return EventRecipientPackage(
+        event_id=event_id,
+        recipient_id=recipient_id,
+        package_id=package_id,
+        quantity=quantity,
+        notes=notes,
+        created_at=now,
+        updated_at=now,
+        status_changed_at=now,
+    )

@@ -11,7 +11,7 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db.backends.base.base import BaseDatabaseWrapper
-from django.db.models import Count, Prefetch, Q
+from django.db.models import Count, Prefetch, Q, QuerySet
 from django.utils import timezone
 
 from eventplanner.domain import (
@@ -83,11 +83,9 @@ def list_recipients(
     each with its number of assignments across events. Two queries."""
     require_atomic(connection, "list_recipients")
     validate_text(search, "search")
-    queryset = Recipient.objects.using(connection.alias)
-    if term := clean_search(search):
-        queryset = queryset.filter(
-            Q(name__icontains=term) | Q(household__icontains=term) | Q(address__icontains=term)
-        )
+    queryset = _matching(
+        Recipient.objects.using(connection.alias), search, "name", "household", "address"
+    )
     queryset = queryset.annotate(assignment_count=Count("assignments")).order_by("name", "id")
     return _catalog_page(queryset, page, per_page)
 
@@ -97,12 +95,7 @@ def search_recipients(
 ) -> list[Recipient]:
     """Up to `limit` recipients matching by name or household, for choosing one in a form."""
     require_atomic(connection, "search_recipients")
-    validate_text(search, "search")
-    validate_positive_int(limit, "limit")
-    queryset = Recipient.objects.using(connection.alias).order_by("name", "id")
-    if term := clean_search(search):
-        queryset = queryset.filter(Q(name__icontains=term) | Q(household__icontains=term))
-    return list(queryset[:limit])
+    return _choices(Recipient, search, ("name", "household"), limit, connection)
 
 
 def search_packages(
@@ -110,12 +103,24 @@ def search_packages(
 ) -> list[Package]:
     """Up to `limit` packages whose name contains `search`, for choosing one in a form."""
     require_atomic(connection, "search_packages")
+    return _choices(Package, search, ("name",), limit, connection)
+
+
+def _matching(queryset: QuerySet, search: str, *fields: str) -> QuerySet:
+    """The rows where any of `fields` contains the search term (all rows without one)."""
+    if term := clean_search(search):
+        condition = Q()
+        for name in fields:
+            condition |= Q(**{f"{name}__icontains": term})
+        queryset = queryset.filter(condition)
+    return queryset
+
+
+def _choices(model: Any, search: str, fields: tuple[str, ...], limit: int, connection) -> list:
     validate_text(search, "search")
     validate_positive_int(limit, "limit")
-    queryset = Package.objects.using(connection.alias).order_by("name", "id")
-    if term := clean_search(search):
-        queryset = queryset.filter(name__icontains=term)
-    return list(queryset[:limit])
+    queryset = model.objects.using(connection.alias).order_by("name", "id")
+    return list(_matching(queryset, search, *fields)[:limit])
 
 
 def _recipient_fields(name: Any, household: Any, address: Any, notes: Any) -> dict[str, str]:
@@ -182,9 +187,7 @@ def list_packages(
     require_atomic(connection, "list_packages")
     validate_text(search, "search")
     alias = connection.alias
-    queryset = Package.objects.using(alias)
-    if term := clean_search(search):
-        queryset = queryset.filter(Q(name__icontains=term) | Q(description__icontains=term))
+    queryset = _matching(Package.objects.using(alias), search, "name", "description")
     queryset = (
         queryset.annotate(assignment_count=Count("assignments"))
         .order_by("name", "id")
