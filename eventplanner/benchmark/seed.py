@@ -308,7 +308,7 @@ class Seeder:
         return moment - datetime.timedelta(minutes=rng.randint(0, 14 * 24 * 60))
 
     def _event(self, number, event_id, recipe_ids, recipe_yields, good_ids) -> None:
-        rng, scale = self.rng, self.shape.scale
+        rng = self.rng
         size = self.shape.event(number)
         large = size is self.shape.large
         day = FIRST_EVENT_DATE + EVENT_SPACING * (number - 1)
@@ -317,34 +317,36 @@ class Seeder:
         # Target amounts sized so that about half of the targets are complete at any scale.
         batches = (30, 70) if large else (15, 35)
         quantities = (40, 80) if large else (20, 40)
-        self._insert(
+        self._targets(
             EventProductionTarget,
-            [
-                EventProductionTarget(
-                    event_id=event_id,
-                    recipe_id=recipe_id,
-                    target_batches=max(1, round(rng.randint(*batches) * scale)),
-                    created_at=self.now,
-                )
-                for recipe_id in targeted_recipes
-            ],
-            "production targets",
+            ("recipe_id", "target_batches", "production targets"),
+            event_id,
+            targeted_recipes,
+            batches,
         )
-        self._insert(
+        self._targets(
             EventAssemblyTarget,
-            [
-                EventAssemblyTarget(
-                    event_id=event_id,
-                    finished_good_id=good_id,
-                    target_quantity=max(1, round(rng.randint(*quantities) * scale)),
-                    created_at=self.now,
-                )
-                for good_id in targeted_goods
-            ],
-            "assembly targets",
+            ("finished_good_id", "target_quantity", "assembly targets"),
+            event_id,
+            targeted_goods,
+            quantities,
         )
         self._production_runs(size.production_runs, targeted_recipes, recipe_yields, event_id, day)
         self._assembly_runs(size.assembly_runs, targeted_goods, event_id, day)
+
+    def _targets(self, model, fields, event_id, item_ids, bounds) -> None:
+        """One target per item; `fields` names its item, its amount and the count."""
+        item, amount, name = fields
+        scale = self.shape.scale
+        rows = [
+            model(
+                event_id=event_id,
+                **{item: item_id, amount: max(1, round(self.rng.randint(*bounds) * scale))},
+                created_at=self.now,
+            )
+            for item_id in item_ids
+        ]
+        self._insert(model, rows, name)
 
     def _production_runs(self, count, recipe_ids, recipe_yields, event_id, day) -> None:
         rng = self.rng
