@@ -9,10 +9,10 @@ from django.core.management import call_command
 from django.db import connection
 
 from eventplanner.benchmark import floors
+from eventplanner.benchmark.seed import event_name
 from fulfillment import services as fulfillment_services
 from fulfillment.models import EventRecipientPackage
 from planning import services as planning_services
-from planning.management.commands.seed_bench import event_name
 from planning.models import Event, EventProductionTarget
 
 pytestmark = pytest.mark.django_db

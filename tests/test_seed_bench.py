@@ -8,8 +8,8 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.db.models import Count
 
+from eventplanner.benchmark.seed import bench_shape, event_name
 from fulfillment.models import EventRecipientPackage, FulfillmentStatusChange, Recipient
-from planning.management.commands.seed_bench import bench_shape, event_name
 from planning.models import (
     AssemblyRun,
     Event,

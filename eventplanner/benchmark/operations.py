@@ -27,11 +27,11 @@ from django.db import transaction
 from django.db.backends.base.base import BaseDatabaseWrapper
 
 from eventplanner.benchmark import floors
+from eventplanner.benchmark.seed import event_name
 from eventplanner.benchmark.timing import count_statements, median_times
 from fulfillment import services as fulfillment_services
 from fulfillment.models import EventRecipientPackage, FulfillmentStatus, FulfillmentStatusChange
 from planning import services as planning_services
-from planning.management.commands.seed_bench import event_name
 from planning.models import Event, EventProductionTarget, Recipe
 
 MS = 1000.0

@@ -9,8 +9,11 @@ from django.core.management import CommandError, call_command
 from django.db import connection, connections, transaction
 
 from fulfillment.models import EventRecipientPackage, FulfillmentStatusChange, Recipient
-from planning.models import Event, ProductionRun, Recipe
+from planning.models import Event, FinishedGoodComponent, ProductionRun, Recipe
 from planning.transfer import ImportConflict, export_event, import_event
+from planning.transfer.importing import plan_import, resolve, write_import
+from planning.transfer.mapping import POSITIVE, RECIPES, RECIPIENTS, Entity, Field
+from planning.transfer.reading import read_document, read_keyed_rows
 from tests.fulfillment.factories import StatusChangeFactory
 from tests.planning.factories import AssemblyRunFactory, UserFactory
 from tests.reliability import changed_tables, db_state, make_world
@@ -162,3 +165,96 @@ def test_export_to_stdout(season):
     call_command("export_event", season.event.pk, stdout=out)
     assert json.loads(out.getvalue())["event"]["name"] == "Christmas 2030"
     assert connections["default"].in_atomic_block  # the test's own transaction, untouched
+
+
+# ---------------------------------------------------------------------------------------
+# The steps on their own: read (no database), plan (reads only), write
+# ---------------------------------------------------------------------------------------
+
+
+def _exported(event_id, name="Christmas 2030 (restored)"):
+    with transaction.atomic():
+        data = export_event(event_id, connection=connection)
+    data["event"]["name"] = name
+    return data
+
+
+@pytest.mark.django_db
+def test_reading_a_file_touches_no_database(season, django_assert_num_queries):
+    data = _exported(season.event.pk)
+    with django_assert_num_queries(0):
+        document = read_document(data)
+    assert [entity.label for entity, _ in document.catalog] == [
+        "recipes",
+        "finished goods",
+        "packages",
+        "recipients",
+    ]
+    goods = next(rows for entity, rows in document.catalog if entity.label == "finished goods")
+    assert {row.key: row.parts for row in goods} == {
+        "Cookie box": {"Gingerbread": 6},
+        "Spare tin": {"Shortbread": 2},
+    }
+    assert document.users == ["alice"]
+
+
+@pytest.mark.django_db
+def test_the_plan_lists_every_conflict_and_writes_nothing(season):
+    data = _exported(season.event.pk, name="Christmas 2030")
+    Recipe.objects.filter(name="Shortbread").update(yield_per_batch=30)
+    FinishedGoodComponent.objects.filter(finished_good__name="Cookie box").update(quantity=7)
+    before = db_state()
+    plan = plan_import(read_document(data), "default")
+    assert changed_tables(before, db_state()) == []
+    assert plan.conflicts == [
+        "An event called 'Christmas 2030' on 2030-12-24 already exists; nothing was imported.",
+        "Recipe 'Shortbread' exists with different yield_per_batch (30 here, 24 in the file).",
+        "Finished good 'Cookie box' exists with different components "
+        "({'Gingerbread': 7} here, {'Gingerbread': 6} in the file).",
+    ]
+    recipes = next(resolved for resolved in plan.catalog if resolved.entity is RECIPES)
+    assert set(recipes.existing) == {"Shortbread", "Gingerbread"}
+
+
+@BOTH
+def test_the_write_creates_only_what_the_plan_found_missing(season):
+    data = _exported(season.event.pk)
+    shortbread = next(r for r in data["recipes"] if r["name"] == "Shortbread")
+    Recipe.objects.using("other").create(**shortbread)
+    with transaction.atomic(using="other"):
+        plan = plan_import(read_document(data), "other")
+        assert plan.conflicts == []
+        result = write_import(plan, "other")
+    assert (result.created["recipes"], result.reused["recipes"]) == (1, 1)
+    assert Recipe.objects.using("other").filter(name="Shortbread").count() == 1
+
+
+@BOTH
+def test_identical_recipients_of_one_file_become_one_row(season):
+    data = _exported(season.event.pk)
+    data["recipients"].append({**data["recipients"][0], "ref": "recipient-copy"})
+    data["assignments"][0]["recipient"] = "recipient-copy"
+    with transaction.atomic(using="other"):
+        plan = plan_import(read_document(data), "other")
+        # Rows without a natural key are matched as they are written, not in the plan.
+        assert next(r for r in plan.catalog if r.entity is RECIPIENTS).existing == {}
+        result = write_import(plan, "other")
+    assert (result.created["recipients"], result.reused["recipients"]) == (3, 1)
+    assert Recipient.objects.using("other").count() == 3
+
+
+@pytest.mark.django_db
+def test_another_format_reads_its_own_field_names_into_the_same_rows():
+    Recipe.objects.create(name="Spritz", yield_per_batch=10)
+    theirs = Entity(
+        "recipes",
+        "recipes",
+        "recipe",
+        Recipe,
+        (Field("name", source="title"), Field("yield_per_batch", POSITIVE, source="yields")),
+    )
+    rows = read_keyed_rows(theirs, [{"title": "Spritz", "yields": 10}])
+    assert [(row.key, row.values) for row in rows] == [
+        ("Spritz", {"name": "Spritz", "yield_per_batch": 10}),
+    ]
+    assert set(resolve(theirs, rows, "default").existing) == {"Spritz"}

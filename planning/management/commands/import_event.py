@@ -2,12 +2,13 @@
 
 import json
 import sys
+from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 from django.db import DEFAULT_DB_ALIAS, connections, transaction
 
-from planning.transfer import import_event
+from planning.transfer import ImportResult, import_event
 
 
 class Command(BaseCommand):
@@ -22,28 +23,32 @@ class Command(BaseCommand):
         parser.add_argument("--database", default=DEFAULT_DB_ALIAS)
 
     def handle(self, *args, file: str, database: str, **options):
-        try:
-            if file == "-":
-                data = json.load(sys.stdin)
-            else:
-                with open(file, encoding="utf-8") as handle:
-                    data = json.load(handle)
-        except (OSError, ValueError) as error:
-            raise CommandError(f"Cannot read {file}: {error}") from error
+        data = _read(file)
         try:
             with transaction.atomic(using=database):
                 result = import_event(data, connection=connections[database])
         except ValidationError as error:
             raise CommandError(" ".join(error.messages)) from error
-        created = ", ".join(f"{n} {kind}" for kind, n in result.created.items() if n)
-        reused = ", ".join(f"{n} {kind}" for kind, n in result.reused.items() if n)
-        lines = [f"Imported {result.event} as event {result.event.pk}: {created or 'nothing'}."]
-        if reused:
-            lines.append(f"Reused existing: {reused}.")
-        if result.placeholder_users:
-            lines.append(
-                "Created inactive users without a password for the history: "
-                + ", ".join(result.placeholder_users)
-                + "."
-            )
-        self.stdout.write("\n".join(lines))
+        self.stdout.write("\n".join(_report(result)))
+
+
+def _read(file: str) -> Any:
+    try:
+        if file == "-":
+            return json.load(sys.stdin)
+        with open(file, encoding="utf-8") as handle:
+            return json.load(handle)
+    except (OSError, ValueError) as error:
+        raise CommandError(f"Cannot read {file}: {error}") from error
+
+
+def _report(result: ImportResult) -> list[str]:
+    created = ", ".join(f"{n} {kind}" for kind, n in result.created.items() if n)
+    reused = ", ".join(f"{n} {kind}" for kind, n in result.reused.items() if n)
+    lines = [f"Imported {result.event} as event {result.event.pk}: {created or 'nothing'}."]
+    if reused:
+        lines.append(f"Reused existing: {reused}.")
+    if result.placeholder_users:
+        users = ", ".join(result.placeholder_users)
+        lines.append(f"Created inactive users without a password for the history: {users}.")
+    return lines

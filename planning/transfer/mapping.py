@@ -1,0 +1,231 @@
+"""How each entity of an event travels between databases, declared once.
+
+Catalog entities (recipes, finished goods, packages) are found in the other database by a
+natural key: a row there with the same key is reused when it carries the same values and
+child rows, refused as a conflict when it does not, and created when there is none.
+Recipients have no natural key: one is reused when a row with all the same values exists.
+The event's own rows (targets, runs) are always created and name catalog rows and users.
+
+The plan and write steps of the import work on `Row`s and a `Document` and read nothing but
+these descriptions, so a file of another format is read into the same shapes (with its own
+`source` names) and goes through the same steps. `reading.py` reads this product's format.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.db.models import Model
+
+from fulfillment.models import Package, PackageItem, Recipient
+from planning.models import (
+    AssemblyRun,
+    EventAssemblyTarget,
+    EventProductionTarget,
+    FinishedGood,
+    FinishedGoodComponent,
+    ProductionRun,
+    Recipe,
+)
+
+FORMAT = "eventplanner.event"
+VERSION = 1
+# The key of a recipient's reference, local to the file, by which assignments name it.
+REFERENCE = "ref"
+
+# What a field holds; it decides how the value is checked when read and written out.
+TEXT = "text"  # a string, required
+NOTE = "note"  # a string, empty when left out
+POSITIVE = "positive"  # a whole number greater than 0
+COUNT = "count"  # a whole number, 0 or more
+MOMENT = "moment"  # a date and time with a time zone
+REF = "ref"  # the natural key of a catalog row of the same file
+USER = "user"  # a username the file lists, or nothing
+USERS = "users"  # the entity a USER field names
+
+
+@dataclass(frozen=True)
+class Field:
+    name: str  # the model's field
+    kind: str = TEXT
+    entity: str = ""  # REF and USER: the label of the entity it names
+    source: str = ""  # the key in the file, when it is not the model field's name
+
+    @property
+    def key(self) -> str:
+        return self.source or self.name
+
+
+@dataclass(frozen=True)
+class Parts:
+    """Child rows listed under a catalog row, each naming a row of another entity with an
+    amount: a finished good's components, a package's items."""
+
+    source: str  # the list's key in the file, also the word for them in a conflict
+    model: type[Model]
+    owner: str  # the child's foreign key to the row it is listed under
+    part: str  # the child's foreign key to the row it names
+    entity: str  # the label of the entity it names
+    part_source: str = ""  # the key in the file of the name, when it is not `part`
+    amount: str = "quantity"
+
+    @property
+    def part_key(self) -> str:
+        return self.part_source or self.part
+
+    @property
+    def accessor(self) -> str:
+        """The owner's manager of these rows (`good.components`)."""
+        return self.model._meta.get_field(self.owner).remote_field.get_accessor_name()
+
+
+@dataclass(frozen=True)
+class Entity:
+    """A catalog entity. A row of the file and a row here with the same key are compared on
+    every field the entity carries and on its child rows: all equal means reuse."""
+
+    label: str  # plural, for counts and cross-references: "finished goods"
+    source: str  # the list's key in the file: "finished_goods"
+    kind: str  # singular, in messages: "finished good"
+    model: type[Model]
+    fields: tuple[Field, ...]
+    key: str = "name"  # the natural key; "" when rows are matched on all their fields
+    parts: Parts | None = None
+
+    @property
+    def source_key(self) -> str:
+        """The key in the file of the natural key."""
+        return next(f.key for f in self.fields if f.name == self.key)
+
+
+@dataclass(frozen=True)
+class EventRows:
+    """Rows that belong to the event: created with it, naming catalog rows and users."""
+
+    label: str
+    source: str
+    kind: str
+    model: type[Model]
+    fields: tuple[Field, ...]
+    order: tuple[str, ...]  # the order of the export, the same in every database
+
+    @property
+    def related(self) -> tuple[str, ...]:
+        return tuple(f.name for f in self.fields if f.entity)
+
+
+@dataclass(frozen=True)
+class Row:
+    """One row of an entity as read from a file, by model field names."""
+
+    key: str  # the natural key, or for an entity without one the file's own reference
+    values: dict[str, Any]
+    parts: dict[str, int] = field(default_factory=dict)  # the part's key -> amount
+
+
+@dataclass
+class Document:
+    """What a file holds, read and checked, in the shapes the plan and write steps use."""
+
+    event: dict[str, Any]
+    users: list[str]
+    catalog: list[tuple[Entity, list[Row]]]  # in dependency order: named before naming
+    event_rows: list[tuple[EventRows, list[dict[str, Any]]]]
+    # Each with its recipient's reference, its package's key and its "history" steps.
+    assignments: list[dict[str, Any]]
+
+
+def _text(*names: str) -> tuple[Field, ...]:
+    return tuple(Field(name) for name in names)
+
+
+RECIPES = Entity(
+    "recipes",
+    "recipes",
+    "recipe",
+    Recipe,
+    (
+        *_text("name", "category"),
+        Field("yield_per_batch", POSITIVE),
+        *_text("yield_unit", "notes"),
+    ),
+)
+FINISHED_GOODS = Entity(
+    "finished goods",
+    "finished_goods",
+    "finished good",
+    FinishedGood,
+    _text("name", "description"),
+    parts=Parts("components", FinishedGoodComponent, "finished_good", "recipe", "recipes"),
+)
+PACKAGES = Entity(
+    "packages",
+    "packages",
+    "package",
+    Package,
+    _text("name", "description"),
+    parts=Parts("items", PackageItem, "package", "finished_good", "finished goods"),
+)
+RECIPIENTS = Entity(
+    "recipients",
+    "recipients",
+    "recipient",
+    Recipient,
+    _text("name", "household", "address", "notes"),
+    key="",
+)
+CATALOG = (RECIPES, FINISHED_GOODS, PACKAGES)
+
+PRODUCTION_TARGETS = EventRows(
+    "production targets",
+    "production_targets",
+    "production target",
+    EventProductionTarget,
+    (Field("recipe", REF, "recipes"), Field("target_batches", POSITIVE), Field("notes", NOTE)),
+    order=("recipe__name",),
+)
+ASSEMBLY_TARGETS = EventRows(
+    "assembly targets",
+    "assembly_targets",
+    "assembly target",
+    EventAssemblyTarget,
+    (
+        Field("finished_good", REF, "finished goods"),
+        Field("target_quantity", POSITIVE),
+        Field("notes", NOTE),
+    ),
+    order=("finished_good__name",),
+)
+PRODUCTION_RUNS = EventRows(
+    "production runs",
+    "production_runs",
+    "production run",
+    ProductionRun,
+    (
+        Field("recipe", REF, "recipes"),
+        Field("num_batches", POSITIVE),
+        Field("actual_yield", COUNT),
+        Field("produced_at", MOMENT),
+        Field("notes", NOTE),
+        Field("recorded_by", USER, USERS),
+    ),
+    order=("produced_at", "recipe__name", "num_batches", "actual_yield", "notes", "id"),
+)
+ASSEMBLY_RUNS = EventRows(
+    "assembly runs",
+    "assembly_runs",
+    "assembly run",
+    AssemblyRun,
+    (
+        Field("finished_good", REF, "finished goods"),
+        Field("quantity", POSITIVE),
+        Field("assembled_at", MOMENT),
+        Field("notes", NOTE),
+        Field("recorded_by", USER, USERS),
+    ),
+    order=("assembled_at", "finished_good__name", "quantity", "notes", "id"),
+)
+# Assignments belong to the event too, but each carries its status history, which needs the
+# assignment's id, and names its recipient by REFERENCE: the readers and writers name them.
+EVENT_ROWS = (PRODUCTION_TARGETS, ASSEMBLY_TARGETS, PRODUCTION_RUNS, ASSEMBLY_RUNS)
