@@ -11,6 +11,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.template.loader import render_to_string
 from django.utils.cache import patch_vary_headers
+from django_htmx.http import HttpResponseClientRedirect
 
 
 def apply_form_errors(form, error: ValidationError) -> None:
@@ -71,38 +72,54 @@ def respond(
     request: HttpRequest,
     outcome: Outcome,
     *,
-    fragment: Callable[[], HttpResponse],
+    fragment: Callable[[], HttpResponse] | None,
     redirect_to: str,
 ) -> HttpResponse:
     """After an action: for htmx the re-rendered fragment (which shows the outcome itself);
-    without JavaScript the outcome as a message and a redirect (POST, redirect, GET)."""
-    if wants_fragment(request):
+    without JavaScript the outcome as a message and a redirect (POST, redirect, GET).
+
+    With no fragment the whole page moves on, for htmx too: the message waits on the next
+    page and htmx is told to load it (HX-Redirect) instead of swapping anything."""
+    if fragment is not None and wants_fragment(request):
         return fragment()
     messages.add_message(request, LEVELS[outcome.level], outcome.text)
+    if fragment is None and wants_fragment(request):
+        return HttpResponseClientRedirect(redirect_to)
     return redirect(redirect_to)
 
 
-class HtmxLoginRedirectMiddleware:
-    """When a signed-out user's htmx request is redirected to the login page, send the whole
-    browser there (HX-Redirect), coming back to the page they were on, instead of letting
-    htmx swap the login form into a fragment of the page."""
+def error_text(error: Exception) -> str:
+    """The words of a refusal as the user reads them, on a page or in the admin."""
+    if isinstance(error, ValidationError):
+        return " ".join(error.messages)
+    return str(error)
 
-    def __init__(self, get_response):
-        self.get_response = get_response
 
-    def __call__(self, request: HttpRequest) -> HttpResponse:
-        response = self.get_response(request)
-        htmx = getattr(request, "htmx", None)
-        if not htmx or response.status_code != 302:
-            return response
-        from urllib.parse import urlencode
+class Attempt:
+    """Try a change, keeping a refusal instead of raising it::
 
-        from django.conf import settings
-        from django.shortcuts import resolve_url
-        from django_htmx.http import HttpResponseClientRedirect
+        with Attempt() as change, transaction.atomic():
+            services.remove_assignment(pk, connection=connection)
+        if change.error: ...
 
-        login_url = resolve_url(settings.LOGIN_URL)
-        if not response["Location"].startswith(login_url):
-            return response
-        back_to = htmx.current_url_abs_path or "/"
-        return HttpResponseClientRedirect(f"{login_url}?{urlencode({'next': back_to})}")
+    Named first in the `with`, it catches the error after the atomic block has rolled the
+    change back, so a refused change never commits half its writes. It catches
+    ValidationError (every domain refusal) unless told which errors are refusals."""
+
+    def __init__(self, *refusals: type[Exception]) -> None:
+        self.refusals = refusals or (ValidationError,)
+        self.error: Exception | None = None
+
+    def __enter__(self) -> Attempt:
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None, tb) -> bool:
+        if isinstance(error, self.refusals):
+            self.error = error
+            return True
+        return False
+
+    def outcome(self, success: str) -> Outcome:
+        if self.error is None:
+            return Outcome("success", success)
+        return Outcome("error", error_text(self.error))

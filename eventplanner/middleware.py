@@ -1,5 +1,6 @@
 """Middleware for what every response needs: a Content-Security-Policy, a 503 page when the
-database is unavailable, and a limit on failed sign-ins."""
+database is unavailable, a sign-in page that replaces the whole page for htmx, and a limit on
+failed sign-ins."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import hashlib
 import logging
 from collections.abc import Callable
 from typing import Any
+from urllib.parse import urlencode
 
 from django.conf import settings
 from django.contrib.auth.signals import user_logged_in, user_login_failed
@@ -14,9 +16,11 @@ from django.core.cache import cache
 from django.db import InterfaceError, OperationalError
 from django.dispatch import receiver
 from django.http import HttpRequest, HttpResponse
+from django.shortcuts import resolve_url
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils.cache import patch_vary_headers
+from django_htmx.http import HttpResponseClientRedirect
 
 logger = logging.getLogger("eventplanner.reliability")
 
@@ -75,6 +79,26 @@ class DatabaseUnavailableMiddleware:
         response = database_unavailable_response()
         patch_vary_headers(response, ["HX-Request"])
         return response
+
+
+class HtmxLoginRedirectMiddleware:
+    """When a signed-out user's htmx request is redirected to the login page, send the whole
+    browser there (HX-Redirect), coming back to the page they were on, instead of letting
+    htmx swap the login form into a fragment of the page."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        response = self.get_response(request)
+        htmx = getattr(request, "htmx", None)
+        if not htmx or response.status_code != 302:
+            return response
+        login_url = resolve_url(settings.LOGIN_URL)
+        if not response["Location"].startswith(login_url):
+            return response
+        back_to = htmx.current_url_abs_path or "/"
+        return HttpResponseClientRedirect(f"{login_url}?{urlencode({'next': back_to})}")
 
 
 # ---------------------------------------------------------------------------------------

@@ -73,7 +73,7 @@ MIDDLEWARE = [
     "eventplanner.middleware.ContentSecurityPolicyMiddleware",
     "eventplanner.middleware.LoginRateLimitMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
-    "eventplanner.htmx.HtmxLoginRedirectMiddleware",
+    "eventplanner.middleware.HtmxLoginRedirectMiddleware",
     # Last, so its process_exception sees a view's database error first.
     "eventplanner.middleware.DatabaseUnavailableMiddleware",
 ]

@@ -7,6 +7,7 @@ from django.http import HttpRequest
 from django.template.response import TemplateResponse
 
 from eventplanner.admin_base import ModelAdmin
+from eventplanner.htmx import Attempt, error_text
 from fulfillment import services
 from fulfillment.models import (
     ChangeSource,
@@ -114,33 +115,37 @@ class EventRecipientPackageAdmin(ModelAdmin):
     def has_undo_fulfillment_status_permission(self, request: HttpRequest) -> bool:
         return request.user.has_perm(services.UNDO_STATUS_PERM)
 
-    def _bulk_move(self, request: HttpRequest, queryset, new_status: str) -> None:
+    def _change_selected(self, request: HttpRequest, queryset, change) -> tuple[int, int] | None:
+        """Run `change(ids, connection)` over the selected rows in the action's own
+        transaction (Django does not wrap admin actions in one); returns how many rows were
+        selected and how many changed, or None once a refusal has been told to the user."""
         alias = queryset.db
         ids = list(queryset.values_list("pk", flat=True))
-        try:
-            # Django does not wrap admin actions in a transaction: the action owns it.
-            with transaction.atomic(using=alias):
-                changed = services.bulk_update_fulfillment_status(
-                    ids,
-                    new_status,
-                    connection=connections[alias],
-                    changed_by=request.user,
-                    source=ChangeSource.ADMIN,
-                )
-        except services.BulkTransitionError as error:
-            self.message_user(request, error.message, messages.ERROR)
+        with Attempt(PermissionDenied, ValidationError) as attempt, transaction.atomic(using=alias):
+            changed = change(ids, connections[alias])
+        if attempt.error is not None:
+            self.message_user(request, error_text(attempt.error), messages.ERROR)
+            return None
+        return len(ids), changed
+
+    def _bulk_move(self, request: HttpRequest, queryset, new_status: str) -> None:
+        counts = self._change_selected(
+            request,
+            queryset,
+            lambda ids, connection: services.bulk_update_fulfillment_status(
+                ids,
+                new_status,
+                connection=connection,
+                changed_by=request.user,
+                source=ChangeSource.ADMIN,
+            ),
+        )
+        if counts is None:
             return
-        except (PermissionDenied, ValidationError) as error:
-            self.message_user(
-                request,
-                "; ".join(error.messages) if hasattr(error, "messages") else str(error),
-                messages.ERROR,
-            )
-            return
-        unchanged = len(ids) - changed
+        selected, changed = counts
         text = f"{_plural(changed, 'package')} marked {new_status}."
-        if unchanged:
-            text += f" {unchanged} already {new_status} left as they were."
+        if selected - changed:
+            text += f" {selected - changed} already {new_status} left as they were."
         self.message_user(request, text, messages.SUCCESS)
 
     @admin.action(
@@ -167,27 +172,20 @@ class EventRecipientPackageAdmin(ModelAdmin):
         nothing, with the reason kept in the history."""
         form = UndoReasonForm(request.POST if "apply" in request.POST else None)
         if "apply" in request.POST and form.is_valid():
-            alias = queryset.db
-            ids = list(queryset.values_list("pk", flat=True))
-            try:
-                with transaction.atomic(using=alias):
-                    changed = services.bulk_undo_fulfillment_status(
-                        ids,
-                        reason=form.cleaned_data["reason"],
-                        connection=connections[alias],
-                        changed_by=request.user,
-                        source=ChangeSource.ADMIN,
-                    )
-            except services.BulkTransitionError as error:
-                self.message_user(request, error.message, messages.ERROR)
-                return None
-            except (PermissionDenied, ValidationError) as error:
-                text = "; ".join(error.messages) if hasattr(error, "messages") else str(error)
-                self.message_user(request, text, messages.ERROR)
-                return None
-            self.message_user(
-                request, f"{_plural(changed, 'package')} stepped back one status.", messages.SUCCESS
+            counts = self._change_selected(
+                request,
+                queryset,
+                lambda ids, connection: services.bulk_undo_fulfillment_status(
+                    ids,
+                    reason=form.cleaned_data["reason"],
+                    connection=connection,
+                    changed_by=request.user,
+                    source=ChangeSource.ADMIN,
+                ),
             )
+            if counts is not None:
+                text = f"{_plural(counts[1], 'package')} stepped back one status."
+                self.message_user(request, text, messages.SUCCESS)
             return None
         rows = list(queryset.select_related("recipient", "package", "event").order_by("pk"))
         context = {

@@ -28,6 +28,18 @@ def quantity_field(label: str = "Quantity", **kwargs) -> forms.IntegerField:
     )
 
 
+def chosen_id_field(label: str) -> forms.IntegerField:
+    """The id of an entry picked from search results: anything else asks to choose again."""
+    choose = f"Choose a {label.lower()}."
+    return forms.IntegerField(
+        label=label,
+        min_value=1,
+        max_value=MAX_ID,
+        error_messages={"required": choose, "invalid": choose, "max_value": choose},
+        widget=forms.Select(),
+    )
+
+
 class IdListField(forms.Field):
     """A list of whole-number ids from repeated form values (checkboxes, hidden inputs)."""
 
@@ -94,29 +106,9 @@ class AssignmentForm(forms.Form):
     they exist, so a stale or crafted id is a form error, never a server error."""
 
     recipient_q = forms.CharField(required=False, max_length=200, label="Find recipient")
-    recipient = forms.IntegerField(
-        label="Recipient",
-        min_value=1,
-        max_value=MAX_ID,
-        error_messages={
-            "required": "Choose a recipient.",
-            "invalid": "Choose a recipient.",
-            "max_value": "Choose a recipient.",
-        },
-        widget=forms.Select(),
-    )
+    recipient = chosen_id_field("Recipient")
     package_q = forms.CharField(required=False, max_length=200, label="Find package")
-    package = forms.IntegerField(
-        label="Package",
-        min_value=1,
-        max_value=MAX_ID,
-        error_messages={
-            "required": "Choose a package.",
-            "invalid": "Choose a package.",
-            "max_value": "Choose a package.",
-        },
-        widget=forms.Select(),
-    )
+    package = chosen_id_field("Package")
     quantity = quantity_field(initial=1)
     notes = forms.CharField(
         required=False, max_length=2000, widget=forms.Textarea(attrs={"rows": 2})

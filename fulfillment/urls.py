@@ -7,6 +7,20 @@ app_name = "fulfillment"
 
 _row = "events/<id:event_id>/fulfillment/<id:assignment_id>/"
 
+
+def _catalog_routes(catalog: str, base: str) -> list:
+    """The same five pages for each catalog; the path names the entry by `<catalog>_id`."""
+    entry = f"{base}<id:{catalog}_id>/"
+    kind = {"catalog": catalog}
+    return [
+        path(base, views.catalog_list, kind, name=f"{catalog}_list"),
+        path(f"{base}new/", views.catalog_form, kind, name=f"{catalog}_new"),
+        path(entry, views.catalog_detail, kind, name=f"{catalog}_detail"),
+        path(f"{entry}edit/", views.catalog_form, kind, name=f"{catalog}_edit"),
+        path(f"{entry}delete/", views.catalog_delete, kind, name=f"{catalog}_delete"),
+    ]
+
+
 urlpatterns = [
     path(
         "events/<id:event_id>/fulfillment/",
@@ -44,18 +58,9 @@ urlpatterns = [
     path(f"{_row}undo/", views.assignment_undo, name="assignment_undo"),
     path(f"{_row}edit/", views.assignment_edit, name="assignment_edit"),
     path(f"{_row}remove/", views.assignment_remove, name="assignment_remove"),
-    path("recipients/", views.recipient_list, name="recipient_list"),
-    path("recipients/new/", views.recipient_new, name="recipient_new"),
-    path("recipients/<id:recipient_id>/", views.recipient_detail, name="recipient_detail"),
-    path("recipients/<id:recipient_id>/edit/", views.recipient_edit, name="recipient_edit"),
-    path(
-        "recipients/<id:recipient_id>/delete/",
-        views.recipient_delete,
-        name="recipient_delete",
-    ),
-    path("packages/", views.package_list, name="package_list"),
-    path("packages/new/", views.package_new, name="package_new"),
-    path("packages/<id:package_id>/", views.package_detail, name="package_detail"),
-    path("packages/<id:package_id>/edit/", views.package_edit, name="package_edit"),
-    path("packages/<id:package_id>/delete/", views.package_delete, name="package_delete"),
+    *[
+        route
+        for catalog, base in (("recipient", "recipients/"), ("package", "packages/"))
+        for route in _catalog_routes(catalog, base)
+    ],
 ]
