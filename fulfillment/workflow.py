@@ -121,10 +121,20 @@ def _locked(
     return assignment
 
 
+def _refuse_if_stale(assignment: EventRecipientPackage, expected_status: str | None) -> None:
+    """StaleStatusError, with the row as it now is, when the caller saw another status."""
+    current = assignment.fulfillment_status
+    if expected_status is not None and expected_status != current:
+        raise StaleStatusError(
+            STALE_STATUS.format(current=current, expected=expected_status),
+            assignment=assignment,
+            expected=expected_status,
+        )
+
+
 def _record_change(
     assignment: EventRecipientPackage,
     new_status: str,
-    *,
     changed_by: Any,
     source: str,
     note: str,
@@ -182,24 +192,12 @@ def update_fulfillment_status(
     current = assignment.fulfillment_status
     if current == new_status:
         return assignment
-    if expected_status is not None and expected_status != current:
-        raise StaleStatusError(
-            STALE_STATUS.format(current=current, expected=expected_status),
-            assignment=assignment,
-            expected=expected_status,
-        )
+    _refuse_if_stale(assignment, expected_status)
     if not assignment.can_transition_to(new_status):
         raise InvalidTransitionError(
             _transition_message(current, new_status), current=current, requested=new_status
         )
-    return _record_change(
-        assignment,
-        new_status,
-        changed_by=changed_by,
-        source=source,
-        note=note,
-        connection=connection,
-    )
+    return _record_change(assignment, new_status, changed_by, source, note, connection)
 
 
 def bulk_update_fulfillment_status(
@@ -403,23 +401,11 @@ def undo_fulfillment_status(
         action=UNDO_STATUS_ACTION,
     )
     current = assignment.fulfillment_status
-    if expected_status is not None and expected_status != current:
-        raise StaleStatusError(
-            STALE_STATUS.format(current=current, expected=expected_status),
-            assignment=assignment,
-            expected=expected_status,
-        )
+    _refuse_if_stale(assignment, expected_status)
     target = previous_status(current)
     if target is None:
         raise InvalidTransitionError(UNDO_NOTHING, current=current, requested=current)
-    return _record_change(
-        assignment,
-        target,
-        changed_by=changed_by,
-        source=source,
-        note=reason,
-        connection=connection,
-    )
+    return _record_change(assignment, target, changed_by, source, reason, connection)
 
 
 def bulk_undo_fulfillment_status(
