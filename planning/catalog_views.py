@@ -20,7 +20,7 @@ from django.views.decorators.http import require_GET, require_http_methods
 from eventplanner.htmx import page_or_fragment
 from planning.forms import ComponentFormSet, FinishedGoodForm, RecipeForm
 from planning.models import AssemblyRun, FinishedGood, ProductionRun, Recipe
-from planning.views import SAVED_MEANWHILE
+from planning.views.common import SAVED_MEANWHILE
 
 SEARCH_MAX = 100
 
