@@ -31,6 +31,19 @@ def kind_urls(kind: str) -> list:
     ]
 
 
+def catalog_urls(prefix: str, name: str, catalog: str) -> list:
+    """A catalog's pages: one view each, told the catalog."""
+    which = {"catalog": catalog}
+    return [
+        path(prefix, catalog_views.catalog_list, which, name=f"{name}_list"),
+        path(f"{prefix}new/", catalog_views.catalog_form, which, name=f"{name}_create"),
+        path(f"{prefix}<id:pk>/edit/", catalog_views.catalog_form, which, name=f"{name}_edit"),
+        path(
+            f"{prefix}<id:pk>/delete/", catalog_views.catalog_delete, which, name=f"{name}_delete"
+        ),
+    ]
+
+
 app_name = "planning"
 
 urlpatterns = [
@@ -48,21 +61,6 @@ urlpatterns = [
     path(f"{EVENT}runs/<kind:kind>/<id:run_id>/delete/", runs.run_delete, name="run_delete"),
     path(f"{EVENT}needs/", needs.event_needs, name="event_needs"),
     path(f"{EVENT}needs/apply/", needs.needs_apply, name="needs_apply"),
-    # Catalog
-    path("recipes/", catalog_views.recipe_list, name="recipe_list"),
-    path("recipes/new/", catalog_views.recipe_create, name="recipe_create"),
-    path("recipes/<id:pk>/edit/", catalog_views.recipe_edit, name="recipe_edit"),
-    path("recipes/<id:pk>/delete/", catalog_views.recipe_delete, name="recipe_delete"),
-    path("finished-goods/", catalog_views.finished_good_list, name="finished_good_list"),
-    path("finished-goods/new/", catalog_views.finished_good_create, name="finished_good_create"),
-    path(
-        "finished-goods/<id:pk>/edit/",
-        catalog_views.finished_good_edit,
-        name="finished_good_edit",
-    ),
-    path(
-        "finished-goods/<id:pk>/delete/",
-        catalog_views.finished_good_delete,
-        name="finished_good_delete",
-    ),
+    *catalog_urls("recipes/", "recipe", "recipes"),
+    *catalog_urls("finished-goods/", "finished_good", "finished_goods"),
 ]
