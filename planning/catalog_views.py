@@ -1,4 +1,5 @@
-"""Catalog pages: recipes and finished goods (with components).
+"""Catalog pages: recipes and finished goods (with components), one implementation described
+per model by a `Catalog`.
 
 Plain model data with no workflow: ModelForms save inside transaction.atomic(), and the
 database's PROTECT foreign keys decide what cannot be deleted; the page explains why.
@@ -7,11 +8,17 @@ database's PROTECT foreign keys decide what cannot be deleted; the page explains
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import reduce
+from operator import or_
 
+from django import forms
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required, permission_required
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
 from django.db import IntegrityError, router, transaction
-from django.db.models import Count, ProtectedError, Q
+from django.db.models import Count, Model, ProtectedError, Q, QuerySet
 from django.db.models.deletion import Collector
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -20,9 +27,78 @@ from django.views.decorators.http import require_GET, require_http_methods
 from eventplanner.htmx import page_or_fragment
 from planning.forms import ComponentFormSet, FinishedGoodForm, RecipeForm
 from planning.models import AssemblyRun, FinishedGood, ProductionRun, Recipe
-from planning.views import SAVED_MEANWHILE
+from planning.views.common import SAVED_MEANWHILE
 
 SEARCH_MAX = 100
+
+
+@dataclass(frozen=True)
+class Catalog:
+    model: type[Model]
+    form: type[forms.ModelForm]
+    url_name: str  # the stem of its URL names: "recipe" -> "planning:recipe_list", ...
+    nav: str
+    rows: Callable[[], QuerySet]  # the list, in order, with what its table shows
+    search_fields: tuple[str, ...]
+    search_hint: str
+    empty_text: str
+    columns: str  # the template that defines its table's `head` and `cells`
+    formset: type[forms.BaseInlineFormSet] | None = None
+    formset_title: str = ""
+
+    @property
+    def urls(self) -> dict[str, str]:
+        """Its pages' URL names: list, create, edit, delete."""
+        pages = ("list", "create", "edit", "delete")
+        return {page: f"planning:{self.url_name}_{page}" for page in pages}
+
+    def perm(self, action: str) -> str:
+        return f"planning.{action}_{self.model._meta.model_name}"
+
+
+CATALOGS = {
+    "recipes": Catalog(
+        model=Recipe,
+        form=RecipeForm,
+        url_name="recipe",
+        nav="recipes",
+        rows=lambda: Recipe.objects.annotate(
+            n_targets=Count("production_targets", distinct=True),
+            n_components=Count("components", distinct=True),
+        ).order_by("name", "id"),
+        search_fields=("name", "category"),
+        search_hint="Name or category",
+        empty_text="No recipes yet. Add the things you bake, with how much one batch makes.",
+        columns="planning/_recipe_columns.html",
+    ),
+    "finished_goods": Catalog(
+        model=FinishedGood,
+        form=FinishedGoodForm,
+        url_name="finished_good",
+        nav="finished_goods",
+        rows=lambda: FinishedGood.objects.prefetch_related("components__recipe").order_by(
+            "name", "id"
+        ),
+        search_fields=("name", "description"),
+        search_hint="Name or description",
+        empty_text=(
+            "No finished goods yet. A finished good is something you assemble from baked "
+            "items, such as a cookie gift box."
+        ),
+        columns="planning/_finished_good_columns.html",
+        formset=ComponentFormSet,
+        formset_title="Components (items of a recipe per unit)",
+    ),
+}
+
+
+def _catalog(request: HttpRequest, name: str, action: str | None = None) -> Catalog:
+    """The catalog named in the URL's extra arguments; PermissionDenied unless the user may
+    do `action` ("add", "change", "delete") to its items."""
+    catalog = CATALOGS[name]
+    if action is not None and not request.user.has_perm(catalog.perm(action)):
+        raise PermissionDenied
+    return catalog
 
 
 def protected_reason(name: str, error: ProtectedError) -> str:
@@ -53,65 +129,71 @@ def _search(request: HttpRequest) -> str:
     return request.GET.get("q", "").replace("\x00", "").strip()[:SEARCH_MAX]
 
 
-# Recipes ---------------------------------------------------------------------------------
-
-
 @require_GET
 @login_required
-def recipe_list(request: HttpRequest) -> HttpResponse:
+def catalog_list(request: HttpRequest, catalog: str) -> HttpResponse:
+    described = _catalog(request, catalog)
     q = _search(request)
-    recipes = Recipe.objects.annotate(
-        n_targets=Count("production_targets", distinct=True),
-        n_components=Count("components", distinct=True),
-    ).order_by("name", "id")
+    rows = described.rows()
     if q:
-        recipes = recipes.filter(Q(name__icontains=q) | Q(category__icontains=q))
-    context = {"recipes": recipes, "q": q, "nav": "recipes"}
-    return page_or_fragment(request, "planning/recipe_list.html", "results", context)
+        rows = rows.filter(
+            reduce(or_, (Q(**{f"{f}__icontains": q}) for f in described.search_fields))
+        )
+    context = {
+        "catalog": described,
+        "meta": described.model._meta,
+        "items": rows,
+        "q": q,
+        "nav": described.nav,
+        "can_add": request.user.has_perm(described.perm("add")),
+        "can_change": request.user.has_perm(described.perm("change")),
+        "can_delete": request.user.has_perm(described.perm("delete")),
+    }
+    return page_or_fragment(request, "planning/catalog_list.html", "results", context)
 
 
 @require_http_methods(["GET", "POST"])
 @login_required
-@permission_required("planning.add_recipe", raise_exception=True)
-def recipe_create(request: HttpRequest) -> HttpResponse:
-    return _recipe_form(request, Recipe())
-
-
-@require_http_methods(["GET", "POST"])
-@login_required
-@permission_required("planning.change_recipe", raise_exception=True)
-def recipe_edit(request: HttpRequest, pk: int) -> HttpResponse:
-    return _recipe_form(request, get_object_or_404(Recipe, pk=pk))
-
-
-def _recipe_form(request: HttpRequest, recipe: Recipe) -> HttpResponse:
-    form = RecipeForm(request.POST or None, instance=recipe)
-    if request.method == "POST" and form.is_valid():
+def catalog_form(request: HttpRequest, catalog: str, pk: int | None = None) -> HttpResponse:
+    """A new item (no `pk`) or an existing one, with its components where it has them."""
+    described = _catalog(request, catalog, "add" if pk is None else "change")
+    obj = described.model() if pk is None else get_object_or_404(described.model, pk=pk)
+    data = request.POST if request.method == "POST" else None
+    form = described.form(data, instance=obj)
+    formset = (
+        described.formset(data, instance=obj, prefix="components") if described.formset else None
+    )
+    if request.method == "POST" and form.is_valid() and (formset is None or formset.is_valid()):
         try:
             with transaction.atomic():
-                recipe = form.save()
+                obj = form.save()
+                if formset is not None:
+                    formset.instance = obj
+                    formset.save()
+        except ProtectedError as protected:
+            form.add_error(None, protected_reason(str(obj), protected))
         except IntegrityError:
             form.add_error(None, SAVED_MEANWHILE)
         else:
-            messages.success(request, f"Saved {recipe.name}.")
-            return redirect("planning:recipe_list")
-    title = f"Edit {recipe.name}" if recipe.pk else "New recipe"
-    return render(
-        request,
-        "planning/catalog_form.html",
-        {"form": form, "title": title, "nav": "recipes", "back": "planning:recipe_list"},
-    )
+            messages.success(request, f"Saved {obj.name}.")
+            return redirect(described.urls["list"])
+    context = {
+        "form": form,
+        "formset": formset,
+        "formset_title": described.formset_title,
+        "title": f"Edit {obj.name}" if obj.pk else f"New {described.model._meta.verbose_name}",
+        "nav": described.nav,
+        "back": described.urls["list"],
+    }
+    return render(request, "planning/catalog_form.html", context)
 
 
 @require_http_methods(["GET", "POST"])
 @login_required
-@permission_required("planning.delete_recipe", raise_exception=True)
-def recipe_delete(request: HttpRequest, pk: int) -> HttpResponse:
-    recipe = get_object_or_404(Recipe, pk=pk)
-    return _delete(request, recipe, "planning:recipe_list", "recipes")
-
-
-def _delete(request: HttpRequest, obj, list_url: str, nav: str) -> HttpResponse:
+def catalog_delete(request: HttpRequest, catalog: str, pk: int) -> HttpResponse:
+    described = _catalog(request, catalog, "delete")
+    obj = get_object_or_404(described.model, pk=pk)
+    list_url = described.urls["list"]
     error = deletion_blocker(obj) if request.method == "GET" else None
     if request.method == "POST":
         try:
@@ -125,74 +207,6 @@ def _delete(request: HttpRequest, obj, list_url: str, nav: str) -> HttpResponse:
     return render(
         request,
         "planning/catalog_confirm_delete.html",
-        {"object": obj, "error": error, "back": list_url, "nav": nav},
+        {"object": obj, "error": error, "back": list_url, "nav": described.nav},
         status=409 if error and request.method == "POST" else 200,
     )
-
-
-# Finished goods --------------------------------------------------------------------------
-
-
-@require_GET
-@login_required
-def finished_good_list(request: HttpRequest) -> HttpResponse:
-    q = _search(request)
-    goods = FinishedGood.objects.prefetch_related("components__recipe").order_by("name", "id")
-    if q:
-        goods = goods.filter(Q(name__icontains=q) | Q(description__icontains=q))
-    context = {"goods": goods, "q": q, "nav": "finished_goods"}
-    return page_or_fragment(request, "planning/finished_good_list.html", "results", context)
-
-
-@require_http_methods(["GET", "POST"])
-@login_required
-@permission_required("planning.add_finishedgood", raise_exception=True)
-def finished_good_create(request: HttpRequest) -> HttpResponse:
-    return _finished_good_form(request, FinishedGood())
-
-
-@require_http_methods(["GET", "POST"])
-@login_required
-@permission_required("planning.change_finishedgood", raise_exception=True)
-def finished_good_edit(request: HttpRequest, pk: int) -> HttpResponse:
-    return _finished_good_form(request, get_object_or_404(FinishedGood, pk=pk))
-
-
-def _finished_good_form(request: HttpRequest, good: FinishedGood) -> HttpResponse:
-    data = request.POST if request.method == "POST" else None
-    form = FinishedGoodForm(data, instance=good)
-    formset = ComponentFormSet(data, instance=good, prefix="components")
-    if request.method == "POST" and form.is_valid() and formset.is_valid():
-        try:
-            with transaction.atomic():
-                good = form.save()
-                formset.instance = good
-                formset.save()
-        except ProtectedError as protected:
-            form.add_error(None, protected_reason(str(good), protected))
-        except IntegrityError:
-            form.add_error(None, SAVED_MEANWHILE)
-        else:
-            messages.success(request, f"Saved {good.name}.")
-            return redirect("planning:finished_good_list")
-    title = f"Edit {good.name}" if good.pk else "New finished good"
-    return render(
-        request,
-        "planning/catalog_form.html",
-        {
-            "form": form,
-            "formset": formset,
-            "formset_title": "Components (items of a recipe per unit)",
-            "title": title,
-            "nav": "finished_goods",
-            "back": "planning:finished_good_list",
-        },
-    )
-
-
-@require_http_methods(["GET", "POST"])
-@login_required
-@permission_required("planning.delete_finishedgood", raise_exception=True)
-def finished_good_delete(request: HttpRequest, pk: int) -> HttpResponse:
-    good = get_object_or_404(FinishedGood, pk=pk)
-    return _delete(request, good, "planning:finished_good_list", "finished_goods")

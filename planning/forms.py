@@ -1,8 +1,12 @@
 from __future__ import annotations
 
+from functools import cache
+
 from django import forms
+from django.db.models import Model
 
 from eventplanner.widgets import ListSelect
+from planning.kinds import ASSEMBLY, PRODUCTION, TargetKind
 from planning.models import Event, FinishedGood, FinishedGoodComponent, Recipe
 
 WHOLE_NUMBER = {
@@ -13,14 +17,16 @@ WHOLE_NUMBER = {
 }
 
 
-CHOOSE_RECIPE = {
-    "required": "Choose a recipe.",
-    "invalid_choice": "That recipe no longer exists; choose another.",
-}
-CHOOSE_GOOD = {
-    "required": "Choose a finished good.",
-    "invalid_choice": "That finished good no longer exists; choose another.",
-}
+def choose_messages(model: type[Model]) -> dict[str, str]:
+    """The errors of a select of `model`'s items, in its own words."""
+    name = model._meta.verbose_name
+    return {
+        "required": f"Choose a {name}.",
+        "invalid_choice": f"That {name} no longer exists; choose another.",
+    }
+
+
+CHOOSE_RECIPE = choose_messages(Recipe)
 
 
 def positive_int_field(label: str, **kwargs) -> forms.IntegerField:
@@ -82,68 +88,29 @@ class _UniqueIdsForm(forms.Form):
         super().__init__(*args, **kwargs)
 
 
-class _ItemChoiceForm(_UniqueIdsForm):
-    """A form whose item select offers only `available` items, while still accepting any
-    existing item: a stale page that posts an item that meanwhile got a target is turned into
-    an edit of that target instead of an error."""
-
-    item_field = ""
-
-    def __init__(self, *args, available=None, **kwargs):
-        super().__init__(*args, **kwargs)
-        if available is not None:
-            self.fields[self.item_field].choices = [("", "Choose…")] + [
-                (item.pk, item.name) for item in available
-            ]
+# The amount of a target, and of a run, of each kind as its field is labelled.
+AMOUNT_LABELS = {PRODUCTION.name: "Batches", ASSEMBLY.name: "Quantity"}
 
 
-class ProductionTargetForm(_ItemChoiceForm):
-    id_prefix = "production-target"
-    item_field = "recipe"
-    recipe = forms.ModelChoiceField(
-        queryset=Recipe.objects.all(),
+def _item_field(kind: TargetKind) -> forms.ModelChoiceField:
+    """The item select. It offers what the view puts in its choices, but accepts any existing
+    item: a stale page that posts an item that meanwhile got a target turns into an edit of
+    that target instead of an error."""
+    return forms.ModelChoiceField(
+        queryset=kind.item_model._default_manager.all(),
+        label=kind.label,
         empty_label="Choose…",
-        error_messages=CHOOSE_RECIPE,
+        error_messages=choose_messages(kind.item_model),
         widget=ListSelect,
     )
-    target_batches = positive_int_field("Batches")
-    notes = forms.CharField(required=False, max_length=2000)
 
 
-class AssemblyTargetForm(_ItemChoiceForm):
-    id_prefix = "assembly-target"
-    item_field = "finished_good"
-    finished_good = forms.ModelChoiceField(
-        queryset=FinishedGood.objects.all(),
-        label="Finished good",
-        empty_label="Choose…",
-        error_messages=CHOOSE_GOOD,
-        widget=ListSelect,
-    )
-    target_quantity = positive_int_field("Quantity")
-    notes = forms.CharField(required=False, max_length=2000)
+def _notes_field() -> forms.CharField:
+    return forms.CharField(required=False, max_length=2000)
 
 
-class ProductionTargetEditForm(_UniqueIdsForm):
-    target_batches = positive_int_field("Batches")
-    notes = forms.CharField(required=False, max_length=2000)
-
-
-class AssemblyTargetEditForm(_UniqueIdsForm):
-    target_quantity = positive_int_field("Quantity")
-    notes = forms.CharField(required=False, max_length=2000)
-
-
-class ProductionRunForm(_UniqueIdsForm):
-    id_prefix = "production-run"
-    recipe = forms.ModelChoiceField(
-        queryset=Recipe.objects.all(),
-        empty_label="Choose…",
-        error_messages=CHOOSE_RECIPE,
-        widget=ListSelect,
-    )
-    num_batches = positive_int_field("Batches")
-    actual_yield = forms.IntegerField(
+def _actual_yield_field() -> forms.IntegerField:
+    return forms.IntegerField(
         label="Actual yield",
         required=False,
         min_value=0,
@@ -152,20 +119,42 @@ class ProductionRunForm(_UniqueIdsForm):
         error_messages={"invalid": "Enter a whole number.", "min_value": "Enter 0 or more."},
         widget=forms.NumberInput(attrs={"min": 0, "step": 1, "inputmode": "numeric"}),
     )
-    notes = forms.CharField(required=False, max_length=2000)
 
 
-class AssemblyRunForm(_UniqueIdsForm):
-    id_prefix = "assembly-run"
-    finished_good = forms.ModelChoiceField(
-        queryset=FinishedGood.objects.all(),
-        label="Finished good",
-        empty_label="Choose…",
-        error_messages=CHOOSE_GOOD,
-        widget=ListSelect,
-    )
-    quantity = positive_int_field("Quantity")
-    notes = forms.CharField(required=False, max_length=2000)
+def _amount_field(kind: TargetKind) -> forms.IntegerField:
+    return positive_int_field(AMOUNT_LABELS[kind.name])
+
+
+def _form_class(
+    kind: TargetKind, role: str, id_prefix: str, fields: dict[str, forms.Field]
+) -> type[forms.Form]:
+    """The form class for `role` ("Target", "TargetEdit", "Run") of `kind`: `fields`, then
+    notes."""
+    attrs = {"__module__": __name__, "id_prefix": id_prefix, **fields, "notes": _notes_field()}
+    return type(f"{kind.name.capitalize()}{role}Form", (_UniqueIdsForm,), attrs)
+
+
+@cache
+def target_form(kind: TargetKind) -> type[forms.Form]:
+    """Add a target of this kind: the item, the amount, notes."""
+    fields = {kind.item_field: _item_field(kind), kind.amount_field: _amount_field(kind)}
+    return _form_class(kind, "Target", f"{kind.name}-target", fields)
+
+
+@cache
+def target_edit_form(kind: TargetKind) -> type[forms.Form]:
+    """Change a target's amount and notes (its item stays)."""
+    fields = {kind.amount_field: _amount_field(kind)}
+    return _form_class(kind, "TargetEdit", _UniqueIdsForm.id_prefix, fields)
+
+
+@cache
+def run_form(kind: TargetKind) -> type[forms.Form]:
+    """Record a run of this kind; a production run may give what the batches really made."""
+    fields = {kind.item_field: _item_field(kind), kind.run_amount_field: _amount_field(kind)}
+    if kind is PRODUCTION:
+        fields["actual_yield"] = _actual_yield_field()
+    return _form_class(kind, "Run", f"{kind.name}-run", fields)
 
 
 CHANGED_SUGGESTIONS = {

@@ -121,12 +121,12 @@ def test_database_error_outside_the_view_still_gives_503(planner_client, monkeyp
 
 @pytest.mark.django_db
 def test_unexpected_error_gives_the_plain_500_page(planner_client, monkeypatch):
-    from planning import views
+    from planning.views import dashboard
 
     def broken(*args, **kwargs):
         raise RuntimeError("a bug")
 
-    monkeypatch.setattr(views.services, "get_event_dashboard", broken)
+    monkeypatch.setattr(dashboard.services, "get_event_dashboard", broken)
     client = Client(raise_request_exception=False)
     client.cookies = planner_client.cookies
     response = client.get(reverse("planning:event_detail", args=[EventFactory().pk]))

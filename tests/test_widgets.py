@@ -4,7 +4,8 @@ import pytest
 from django import forms
 
 from eventplanner.widgets import ListSelect
-from planning.forms import ProductionRunForm, ProductionTargetForm
+from planning.forms import run_form, target_form
+from planning.kinds import PRODUCTION
 from tests.planning.factories import RecipeFactory
 
 CHOICES = [("", "Choose…"), (1, "Stollen & <Biscotti>"), (2, 'Say "hi"'), (30, "Zimtsterne")]
@@ -27,7 +28,7 @@ def test_list_select_renders_what_django_select_renders(choices, value, attrs):
 
 
 @pytest.mark.django_db
-@pytest.mark.parametrize("form_class", [ProductionTargetForm, ProductionRunForm])
+@pytest.mark.parametrize("form_class", [target_form(PRODUCTION), run_form(PRODUCTION)])
 @pytest.mark.parametrize("data", [None, {"recipe": "nonsense"}])
 def test_dashboard_item_selects_render_as_before(form_class, data):
     RecipeFactory(name="Stollen & Co")
