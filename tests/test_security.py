@@ -53,36 +53,42 @@ def _walk(patterns, prefix="", namespace=""):
             yield (f"{namespace}{pattern.name}" if pattern.name else regex), regex
 
 
+# URL parameters whose value does not depend on the path: a word, or the id of a row of the
+# world by its name there.
+FIXED_VALUES = {"kind": "production", "app_label": "planning", "url": "no-such-page/"}
+WORLD_IDS = {
+    "item_id": "targeted_recipe",
+    "assignment_id": "ready",  # of world.event, with history: every part is shown
+    "recipient_id": "recipient",
+    "package_id": "package",
+}
+
+
 def _value(param: str, fmt: str, world) -> str:
     """An existing object's id (or a valid word) for each URL parameter."""
-    if param == "kind":
-        return "production"
-    if param == "app_label":
-        return "planning"
-    if param == "url":
-        return "no-such-page/"
+    if param in FIXED_VALUES:
+        return FIXED_VALUES[param]
+    if param in WORLD_IDS:
+        return str(world.ids[WORLD_IDS[param]])
     if param == "content_type_id":
         return str(ContentType.objects.get_for_model(Event).pk)
-    if param == "item_id":
-        return str(world.ids["targeted_recipe"])
-    if param == "assignment_id":
-        return str(world.ids["ready"])  # of world.event, with history: every part is shown
-    if param == "recipient_id":
-        return str(world.ids["recipient"])
-    if param == "package_id":
-        return str(world.ids["package"])
-    if param == "object_id" and fmt.startswith("admin/r/"):
-        return str(world.event.pk)
     if param in ("object_id", "id", "pk"):
-        segments = fmt.split("/")
-        if fmt.startswith("admin/"):
-            model = apps.get_model(segments[1], segments[2])
-            first = model._default_manager.order_by("pk").values_list("pk", flat=True).first()
-            return str(first or 1)
-        if fmt.startswith("recipes/"):
-            return str(world.ids["targeted_recipe"])
-        if fmt.startswith("finished-goods/"):
-            return str(world.ids["spare_good"])
+        return _object_id(fmt, world)
+    return str(world.event.pk)
+
+
+def _object_id(fmt: str, world) -> str:
+    if fmt.startswith("admin/r/"):
+        return str(world.event.pk)
+    segments = fmt.split("/")
+    if fmt.startswith("admin/"):
+        model = apps.get_model(segments[1], segments[2])
+        first = model._default_manager.order_by("pk").values_list("pk", flat=True).first()
+        return str(first or 1)
+    if fmt.startswith("recipes/"):
+        return str(world.ids["targeted_recipe"])
+    if fmt.startswith("finished-goods/"):
+        return str(world.ids["spare_good"])
     return str(world.event.pk)
 
 
