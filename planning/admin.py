@@ -2,30 +2,26 @@ from django.contrib import admin
 from django.db.models import Count
 
 from eventplanner.admin_base import ModelAdmin
+from planning.kinds import KINDS, PRODUCTION, TargetKind
 from planning.models import (
-    AssemblyRun,
     Event,
-    EventAssemblyTarget,
-    EventProductionTarget,
     FinishedGood,
     FinishedGoodComponent,
-    ProductionRun,
     Recipe,
 )
 
 
-class ProductionTargetInline(admin.TabularInline):
-    model = EventProductionTarget
-    extra = 0
-    autocomplete_fields = ["recipe"]
-    fields = ["recipe", "target_batches", "notes"]
+def _target_inline(kind: TargetKind) -> type[admin.TabularInline]:
+    """An event's targets of one kind, edited on the event's page."""
 
+    class TargetInline(admin.TabularInline):
+        model = kind.target_model
+        extra = 0
+        autocomplete_fields = [kind.item_field]
+        fields = [kind.item_field, kind.amount_field, "notes"]
 
-class AssemblyTargetInline(admin.TabularInline):
-    model = EventAssemblyTarget
-    extra = 0
-    autocomplete_fields = ["finished_good"]
-    fields = ["finished_good", "target_quantity", "notes"]
+    TargetInline.__name__ = f"{kind.target_model.__name__}Inline"
+    return TargetInline
 
 
 @admin.register(Event)
@@ -34,7 +30,7 @@ class EventAdmin(ModelAdmin):
     list_filter = ["event_date"]
     search_fields = ["name", "notes"]
     date_hierarchy = "event_date"
-    inlines = [ProductionTargetInline, AssemblyTargetInline]
+    inlines = [_target_inline(kind) for kind in KINDS.values()]
 
     def get_queryset(self, request):
         return (
@@ -75,39 +71,38 @@ class FinishedGoodAdmin(ModelAdmin):
     inlines = [ComponentInline]
 
 
-@admin.register(EventProductionTarget)
-class EventProductionTargetAdmin(ModelAdmin):
-    list_display = ["event", "recipe", "target_batches", "notes"]
-    list_filter = ["event"]
-    search_fields = ["recipe__name", "event__name"]
-    list_select_related = ["event", "recipe"]
-    autocomplete_fields = ["event", "recipe"]
+def _target_admin(kind: TargetKind) -> type[ModelAdmin]:
+    item = kind.item_field
+
+    class TargetAdmin(ModelAdmin):
+        list_display = ["event", item, kind.amount_field, "notes"]
+        list_filter = ["event"]
+        search_fields = [f"{item}__name", "event__name"]
+        list_select_related = ["event", item]
+        autocomplete_fields = ["event", item]
+
+    TargetAdmin.__name__ = f"{kind.target_model.__name__}Admin"
+    return TargetAdmin
 
 
-@admin.register(EventAssemblyTarget)
-class EventAssemblyTargetAdmin(ModelAdmin):
-    list_display = ["event", "finished_good", "target_quantity", "notes"]
-    list_filter = ["event"]
-    search_fields = ["finished_good__name", "event__name"]
-    list_select_related = ["event", "finished_good"]
-    autocomplete_fields = ["event", "finished_good"]
+def _run_admin(kind: TargetKind) -> type[ModelAdmin]:
+    item, when = kind.item_field, kind.run_time_field
+    # A production run also records what the batches yielded.
+    amounts = [kind.run_amount_field, *(["actual_yield"] if kind is PRODUCTION else [])]
+
+    class RunAdmin(ModelAdmin):
+        list_display = [item, "event", *amounts, when, "recorded_by"]
+        list_filter = ["event", when]
+        search_fields = [f"{item}__name", "notes"]
+        list_select_related = [item, "event", "recorded_by"]
+        autocomplete_fields = [item, "event"]
+        date_hierarchy = when
+        fields = [item, "event", *amounts, when, "notes", "recorded_by"]
+
+    RunAdmin.__name__ = f"{kind.run_model.__name__}Admin"
+    return RunAdmin
 
 
-@admin.register(ProductionRun)
-class ProductionRunAdmin(ModelAdmin):
-    list_display = ["recipe", "event", "num_batches", "actual_yield", "produced_at", "recorded_by"]
-    list_filter = ["event", "produced_at"]
-    search_fields = ["recipe__name", "notes"]
-    list_select_related = ["recipe", "event", "recorded_by"]
-    autocomplete_fields = ["recipe", "event"]
-    date_hierarchy = "produced_at"
-
-
-@admin.register(AssemblyRun)
-class AssemblyRunAdmin(ModelAdmin):
-    list_display = ["finished_good", "event", "quantity", "assembled_at", "recorded_by"]
-    list_filter = ["event", "assembled_at"]
-    search_fields = ["finished_good__name", "notes"]
-    list_select_related = ["finished_good", "event", "recorded_by"]
-    autocomplete_fields = ["finished_good", "event"]
-    date_hierarchy = "assembled_at"
+for _kind in KINDS.values():
+    admin.site.register(_kind.target_model, _target_admin(_kind))
+    admin.site.register(_kind.run_model, _run_admin(_kind))

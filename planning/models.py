@@ -146,7 +146,19 @@ class EventAssemblyTarget(TimestampedModel):
         return f"{self.event}: {self.target_quantity} x {self.finished_good}"
 
 
-class ProductionRun(models.Model):
+class Run(models.Model):
+    """What a production run and an assembly run both record beside their item and amount."""
+
+    notes = models.TextField(blank=True, default="")
+    recorded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+
+    class Meta:
+        abstract = True
+
+
+class ProductionRun(Run):
     recipe = models.ForeignKey(Recipe, on_delete=models.PROTECT, related_name="production_runs")
     # PROTECT: an event with recorded runs cannot be deleted; the runs are the record of
     # what was actually baked.
@@ -156,10 +168,6 @@ class ProductionRun(models.Model):
     num_batches = models.PositiveIntegerField()
     actual_yield = models.PositiveIntegerField(blank=True)
     produced_at = models.DateTimeField(default=timezone.now)
-    notes = models.TextField(blank=True, default="")
-    recorded_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
-    )
 
     class Meta:
         ordering = ["-produced_at", "-id"]
@@ -191,7 +199,7 @@ class ProductionRun(models.Model):
         super().save(*args, **kwargs)
 
 
-class AssemblyRun(models.Model):
+class AssemblyRun(Run):
     finished_good = models.ForeignKey(
         FinishedGood, on_delete=models.PROTECT, related_name="assembly_runs"
     )
@@ -200,10 +208,6 @@ class AssemblyRun(models.Model):
     )
     quantity = models.PositiveIntegerField()
     assembled_at = models.DateTimeField(default=timezone.now)
-    notes = models.TextField(blank=True, default="")
-    recorded_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
-    )
 
     class Meta:
         ordering = ["-assembled_at", "-id"]

@@ -22,7 +22,7 @@ from eventplanner.domain import (
     validate_text,
 )
 from planning.kinds import ASSEMBLY, PRODUCTION, TargetKind
-from planning.models import AssemblyRun, Event, FinishedGood, ProductionRun, Recipe
+from planning.models import AssemblyRun, Event, ProductionRun, Recipe
 
 
 def _validate_user(user: Any, field: str) -> None:
@@ -50,32 +50,8 @@ def record_production_run(
 ) -> ProductionRun:
     """Record batches baked; `actual_yield` defaults to batches x the recipe's yield."""
     require_atomic(connection, "record_production_run")
-    validate_positive_int(num_batches, "num_batches")
-    if actual_yield is not None:
-        validate_non_negative_int(actual_yield, "actual_yield")
-    validate_text(notes, "notes")
-    _validate_user(recorded_by, "recorded_by")
-    _validate_when(produced_at, "produced_at")
-    validate_id(recipe_id, "recipe_id")
-    recipe = Recipe.objects.using(connection.alias).get(pk=recipe_id)
-    if event_id is not None:
-        require_exists(Event, event_id, "event_id", connection=connection)
-    if actual_yield is None:
-        # Batches x yield per batch can exceed what the column holds for a large recipe.
-        actual_yield = validate_non_negative_int(
-            num_batches * recipe.yield_per_batch, "actual_yield"
-        )
-    run = ProductionRun(
-        recipe=recipe,
-        event_id=event_id,
-        num_batches=num_batches,
-        actual_yield=actual_yield,
-        notes=notes,
-        produced_at=produced_at or timezone.now(),
-        recorded_by=recorded_by,
-    )
-    run.save(using=connection.alias)
-    return run
+    details = RunDetails(event_id, notes, produced_at, recorded_by, actual_yield)
+    return record_run(PRODUCTION, recipe_id, num_batches, details, connection=connection)
 
 
 def record_assembly_run(
@@ -88,24 +64,70 @@ def record_assembly_run(
     recorded_by: Any = None,
     connection: BaseDatabaseWrapper,
 ) -> AssemblyRun:
+    """Record finished goods assembled."""
     require_atomic(connection, "record_assembly_run")
-    validate_positive_int(quantity, "quantity")
-    validate_text(notes, "notes")
-    _validate_user(recorded_by, "recorded_by")
-    _validate_when(assembled_at, "assembled_at")
-    require_exists(FinishedGood, finished_good_id, "finished_good_id", connection=connection)
-    if event_id is not None:
-        require_exists(Event, event_id, "event_id", connection=connection)
-    run = AssemblyRun(
-        finished_good_id=finished_good_id,
-        event_id=event_id,
-        quantity=quantity,
-        notes=notes,
-        assembled_at=assembled_at or timezone.now(),
-        recorded_by=recorded_by,
-    )
+    details = RunDetails(event_id, notes, assembled_at, recorded_by)
+    return record_run(ASSEMBLY, finished_good_id, quantity, details, connection=connection)
+
+
+@dataclass(frozen=True)
+class RunDetails:
+    """What a run records besides its item and amount."""
+
+    event_id: int | None = None  # the event it counts toward; None: a run for no event
+    notes: str = ""
+    recorded_at: datetime.datetime | None = None  # None: now
+    recorded_by: Any = None
+    actual_yield: int | None = None  # production only; None: batches x yield per batch
+
+
+def record_run(
+    kind: TargetKind,
+    item_id: int,
+    amount: int,
+    details: RunDetails,
+    *,
+    connection: BaseDatabaseWrapper,
+) -> Any:
+    """Record a run of this kind: `amount` batches of a recipe, or finished goods assembled.
+    The run comes back with its item loaded."""
+    require_atomic(connection, "record_run")
+    _validate_details(kind, amount, details)
+    validate_id(item_id, kind.item_id_field)
+    item = kind.item_model._default_manager.using(connection.alias).get(pk=item_id)
+    if details.event_id is not None:
+        require_exists(Event, details.event_id, "event_id", connection=connection)
+    fields = {
+        kind.item_field: item,
+        "event_id": details.event_id,
+        kind.run_amount_field: amount,
+        "notes": details.notes,
+        kind.run_time_field: details.recorded_at or timezone.now(),
+        "recorded_by": details.recorded_by,
+    }
+    if kind is PRODUCTION:
+        fields["actual_yield"] = _actual_yield(item, amount, details.actual_yield)
+    run = kind.run_model(**fields)
     run.save(using=connection.alias)
     return run
+
+
+def _validate_details(kind: TargetKind, amount: int, details: RunDetails) -> None:
+    validate_positive_int(amount, kind.run_amount_field)
+    if details.actual_yield is not None:
+        if kind is not PRODUCTION:
+            raise ValidationError({"actual_yield": ["Only a production run has a yield."]})
+        validate_non_negative_int(details.actual_yield, "actual_yield")
+    validate_text(details.notes, "notes")
+    _validate_user(details.recorded_by, "recorded_by")
+    _validate_when(details.recorded_at, kind.run_time_field)
+
+
+def _actual_yield(recipe: Recipe, batches: int, given: int | None) -> int:
+    if given is not None:
+        return given
+    # Batches x yield per batch can exceed what the column holds for a large recipe.
+    return validate_non_negative_int(batches * recipe.yield_per_batch, "actual_yield")
 
 
 @dataclass(frozen=True)

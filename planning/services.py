@@ -54,6 +54,7 @@ from planning.progress import (
 )
 from planning.runs import (
     RecentRuns,
+    RunDetails,
     RunEntry,
     delete_assembly_run,
     delete_production_run,
@@ -61,6 +62,7 @@ from planning.runs import (
     get_recent_runs,
     record_assembly_run,
     record_production_run,
+    record_run,
 )
 from planning.targets import (
     TargetListRow,
@@ -96,6 +98,8 @@ __all__ = [
     # Runs
     "record_production_run",
     "record_assembly_run",
+    "record_run",
+    "RunDetails",
     "get_recent_runs",
     "delete_production_run",
     "delete_assembly_run",

@@ -136,26 +136,13 @@ class Command(BaseCommand):
             )
             for name, category, yield_, unit in RECIPES
         }
-        goods = {}
-        for name, (description, components) in FINISHED_GOODS.items():
-            good = FinishedGood.objects.using(alias).create(name=name, description=description)
-            for recipe_name, quantity in components:
-                FinishedGoodComponent.objects.using(alias).create(
-                    finished_good=good, recipe=recipes[recipe_name], quantity=quantity
-                )
-            goods[name] = good
+        goods = _with_parts(
+            alias, FinishedGood, FINISHED_GOODS, FinishedGoodComponent, "finished_good", recipes
+        )
         return recipes, goods
 
     def _packages(self, alias: str, goods: dict) -> dict:
-        packages = {}
-        for name, (description, items) in PACKAGES.items():
-            package = Package.objects.using(alias).create(name=name, description=description)
-            for good_name, quantity in items:
-                PackageItem.objects.using(alias).create(
-                    package=package, finished_good=goods[good_name], quantity=quantity
-                )
-            packages[name] = package
-        return packages
+        return _with_parts(alias, Package, PACKAGES, PackageItem, "package", goods)
 
     def _recipients(self, alias: str, rng: random.Random) -> list:
         return [
@@ -219,3 +206,22 @@ class Command(BaseCommand):
                 fulfillment_services.update_fulfillment_status(
                     assignment.pk, status, source=ChangeSource.COMMAND, connection=conn
                 )
+
+
+def _with_parts(alias: str, model, table: dict, part_model, owner: str, named: dict) -> dict:
+    """The rows of `table` (name -> (description, [(part name, quantity)])) created as `model`,
+    each with its parts: a finished good's recipes, a package's finished goods."""
+    part_field = next(
+        field.name
+        for field in part_model._meta.concrete_fields
+        if field.is_relation and field.name != owner
+    )
+    created = {}
+    for name, (description, parts) in table.items():
+        row = model.objects.using(alias).create(name=name, description=description)
+        part_model.objects.using(alias).bulk_create(
+            part_model(**{owner: row, part_field: named[part_name]}, quantity=quantity)
+            for part_name, quantity in parts
+        )
+        created[name] = row
+    return created
