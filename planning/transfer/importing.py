@@ -32,7 +32,14 @@ from planning.transfer.mapping import (
     EventRows,
     Row,
 )
-from planning.transfer.matching import ASSIGNMENTS, Lookup, PlannedEvent, add_count, plan_event
+from planning.transfer.matching import (
+    ASSIGNMENTS,
+    STATUS_CHANGES,
+    Lookup,
+    PlannedEvent,
+    add_count,
+    plan_event,
+)
 from planning.transfer.reading import read_document
 
 EVENT_EXISTS = "An event called {name!r} on {date} already exists; nothing was imported."
@@ -42,7 +49,6 @@ CATALOG_DIFFERS = (
 PARTS_DIFFER = "{kind} {name!r} exists with different {parts} ({theirs} here, {ours} in the file)."
 CONFLICTS = "Nothing was imported, the file conflicts with this database: {details}"
 EVENTS = "events"
-STATUS_CHANGES = "status changes"
 
 
 class ImportConflict(DomainError):

@@ -25,6 +25,7 @@ EVENT_DIFFERS = (
     "Event {name!r} on {date} exists with different {what} ({theirs} here, {ours} in the file)."
 )
 ASSIGNMENTS = "assignments"
+STATUS_CHANGES = "status changes"
 
 
 @dataclass
@@ -97,6 +98,8 @@ def _plan_existing(part: EventPart, event: Event, lookup: Lookup) -> PlannedEven
     if new:
         differs(ASSIGNMENTS, _describe_assignments(left), _describe_assignments(new))
     add_count(planned.reused, ASSIGNMENTS, len(part.assignments) - len(new))
+    changes = sum(len(a["history"]) for a in part.assignments)
+    add_count(planned.reused, STATUS_CHANGES, changes - sum(len(a["history"]) for a in new))
     return planned
 
 
