@@ -36,6 +36,8 @@ class ChangeSource(models.TextChoices):
     PAGE = "page", "Page"
     ADMIN = "admin", "Admin"
     COMMAND = "command", "Command"
+    # Written once per assignment that arrives with a status from another tool's export.
+    IMPORT = "import", "Import"
 
 
 class Recipient(TimestampedModel):

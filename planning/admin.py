@@ -1,5 +1,13 @@
-from django.contrib import admin
+from django import forms
+from django.conf import settings
+from django.contrib import admin, messages
+from django.core import signing
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import connection, transaction
 from django.db.models import Count
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
 
 from eventplanner.admin_base import ModelAdmin
 from planning.kinds import KINDS, PRODUCTION, TargetKind
@@ -9,6 +17,9 @@ from planning.models import (
     FinishedGoodComponent,
     Recipe,
 )
+from planning.transfer import import_baketracker
+from planning.transfer.baketracker import LIMITS, MAX_FILE_BYTES
+from planning.transfer.report import ImportReport, as_dict
 
 
 def _target_inline(kind: TargetKind) -> type[admin.TabularInline]:
@@ -24,6 +35,35 @@ def _target_inline(kind: TargetKind) -> type[admin.TabularInline]:
     return TargetInline
 
 
+# Everything a bake-tracker import creates, and the statuses it records.
+IMPORT_PERMISSIONS = (
+    "planning.add_event",
+    "planning.add_recipe",
+    "planning.add_finishedgood",
+    "planning.add_eventproductiontarget",
+    "planning.add_eventassemblytarget",
+    "planning.add_productionrun",
+    "planning.add_assemblyrun",
+    "fulfillment.add_recipient",
+    "fulfillment.add_package",
+    "fulfillment.add_eventrecipientpackage",
+    "fulfillment.change_fulfillment_status",
+)
+# The checked file travels from the report to the Import button signed, so what is
+# imported is byte for byte what was checked, by the same user, within the hour.
+IMPORT_SALT = "planning.import-baketracker:{user}"
+IMPORT_MAX_AGE = 3600
+IMPORT_EXPIRED = "The checked file has expired or was altered; upload it again."
+IMPORT_TOO_LARGE_TO_CARRY = (
+    "This file is too large to carry from the report to the import in the browser; "
+    "import it with manage.py import_baketracker."
+)
+
+
+class BakeTrackerUploadForm(forms.Form):
+    file = forms.FileField(label="bake-tracker export (JSON)")
+
+
 @admin.register(Event)
 class EventAdmin(ModelAdmin):
     list_display = ["name", "event_date", "year", "production_targets", "assembly_targets"]
@@ -31,6 +71,60 @@ class EventAdmin(ModelAdmin):
     search_fields = ["name", "notes"]
     date_hierarchy = "event_date"
     inlines = [_target_inline(kind) for kind in KINDS.values()]
+    change_list_template = "admin/planning/event/change_list.html"
+
+    def get_urls(self):
+        view = self.admin_site.admin_view(self.import_baketracker_view)
+        return [
+            path("import-baketracker/", view, name="planning_event_import_baketracker"),
+            *super().get_urls(),
+        ]
+
+    def changelist_view(self, request, extra_context=None):
+        can_import = request.user.has_perms(IMPORT_PERMISSIONS)
+        context = {"can_import_baketracker": can_import, **(extra_context or {})}
+        return super().changelist_view(request, context)
+
+    def import_baketracker_view(self, request: HttpRequest) -> HttpResponse:
+        """Upload, read the dry run's report, then import exactly the checked file: the
+        import plans the whole file again rather than trusting the report's plan."""
+        if not request.user.has_perms(IMPORT_PERMISSIONS):
+            raise PermissionDenied
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.model._meta,
+            "title": "Import a season from bake-tracker",
+            "limits": LIMITS,
+        }
+        if request.method == "POST" and "token" in request.POST:
+            return self._import_checked(request, context)
+        form = BakeTrackerUploadForm(request.POST or None, request.FILES or None)
+        if request.method == "POST" and form.is_valid():
+            content = form.cleaned_data["file"].read(MAX_FILE_BYTES + 1)
+            report, error = _run_import(content, write=False)
+            context.update(_report_context(report, error))
+            if report is not None and not report.conflicts and report.changes:
+                context.update(_token_context(request, content))
+        context["form"] = form
+        return TemplateResponse(request, "admin/planning/event/import_baketracker.html", context)
+
+    def _import_checked(self, request: HttpRequest, context: dict) -> HttpResponse:
+        salt = IMPORT_SALT.format(user=request.user.pk)
+        try:
+            content = signing.loads(request.POST["token"], salt=salt, max_age=IMPORT_MAX_AGE)
+        except signing.BadSignature:
+            context.update(form=BakeTrackerUploadForm(), error=IMPORT_EXPIRED)
+            return TemplateResponse(
+                request, "admin/planning/event/import_baketracker.html", context
+            )
+        report, error = _run_import(content.encode("utf-8"), write=True)
+        if report is None:
+            context.update(form=BakeTrackerUploadForm(), error=error)
+            return TemplateResponse(
+                request, "admin/planning/event/import_baketracker.html", context
+            )
+        self.message_user(request, _summary(report), messages.SUCCESS)
+        return HttpResponseRedirect(reverse("admin:planning_event_changelist"))
 
     def get_queryset(self, request):
         return (
@@ -106,3 +200,30 @@ def _run_admin(kind: TargetKind) -> type[ModelAdmin]:
 for _kind in KINDS.values():
     admin.site.register(_kind.target_model, _target_admin(_kind))
     admin.site.register(_kind.run_model, _run_admin(_kind))
+
+
+def _run_import(content: bytes, *, write: bool) -> tuple[ImportReport | None, str]:
+    """The report, or why there is none. The refusal is caught outside the transaction, so
+    a refused import has rolled back before it is shown."""
+    try:
+        with transaction.atomic():
+            return import_baketracker(content, write=write, connection=connection), ""
+    except ValidationError as error:
+        return None, " ".join(error.messages)
+
+
+def _report_context(report: ImportReport | None, error: str) -> dict:
+    return {"report": as_dict(report) if report else None, "error": error}
+
+
+def _token_context(request: HttpRequest, content: bytes) -> dict:
+    salt = IMPORT_SALT.format(user=request.user.pk)
+    token = signing.dumps(content.decode("utf-8"), salt=salt, compress=True)
+    if len(token) >= settings.DATA_UPLOAD_MAX_MEMORY_SIZE:
+        return {"error": IMPORT_TOO_LARGE_TO_CARRY}
+    return {"token": token}
+
+
+def _summary(report: ImportReport) -> str:
+    created = ", ".join(f"{e.created} {e.label}" for e in report.entities if e.created)
+    return f"Imported from bake-tracker: {created or 'nothing new'}."

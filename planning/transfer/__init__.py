@@ -14,8 +14,12 @@ mapping.py  what each entity carries and how it is found in another database
 reading.py  this product's file format, read and checked into a Document
 importing.py  plan (resolve keys, list conflicts, write nothing), then write
 exporting.py  the event and what it names, as a dict in the same format
+matching.py  the plan for each event of a file: what is already here, what is new
+report.py  what an import does (or a dry run would do), per entity
+baketracker*.py  a season from a bake-tracker full export, through the same steps
 """
 
+from planning.transfer.baketracker import import_baketracker
 from planning.transfer.exporting import export_event
 from planning.transfer.importing import (
     CATALOG_DIFFERS,
@@ -36,5 +40,6 @@ __all__ = [
     "ImportConflict",
     "ImportResult",
     "export_event",
+    "import_baketracker",
     "import_event",
 ]

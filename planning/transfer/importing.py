@@ -1,8 +1,10 @@
-"""Import an event: read the file, plan against this database, then write.
+"""Import a file: read it, plan against this database, then write.
 
-The plan resolves every natural key against the database and lists every conflict without
-writing anything; the write step only creates what the plan found missing. Both work from
-a `Document` and the entity descriptions of mapping.py, whatever format the file was in.
+The plan resolves every natural key against the database, decides for every row of the
+file whether it is created or reused, and lists every conflict, without writing anything;
+the write step only creates what the plan found missing. So what the plan counts is what
+the write will do, and a dry run is the plan alone. Both work from a `Document` and the
+entity descriptions of mapping.py, whatever format the file was in.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from typing import Any
 from django.contrib.auth import get_user_model
 from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.models import Model
+from django.db.models.functions import Lower
 
 from eventplanner.domain import DomainError, require_atomic
 from fulfillment.models import EventRecipientPackage, FulfillmentStatusChange
@@ -22,10 +25,20 @@ from planning.transfer.mapping import (
     PACKAGES,
     RECIPIENTS,
     USERS,
+    Conflict,
     Document,
     Entity,
+    EventPart,
     EventRows,
     Row,
+)
+from planning.transfer.matching import (
+    ASSIGNMENTS,
+    STATUS_CHANGES,
+    Lookup,
+    PlannedEvent,
+    add_count,
+    plan_event,
 )
 from planning.transfer.reading import read_document
 
@@ -35,6 +48,7 @@ CATALOG_DIFFERS = (
 )
 PARTS_DIFFER = "{kind} {name!r} exists with different {parts} ({theirs} here, {ours} in the file)."
 CONFLICTS = "Nothing was imported, the file conflicts with this database: {details}"
+EVENTS = "events"
 
 
 class ImportConflict(DomainError):
@@ -43,7 +57,9 @@ class ImportConflict(DomainError):
 
 @dataclass
 class ImportResult:
-    event: Event
+    event: Event | None = None  # the first event created: the event of an event export
+    events: list[Event] = field(default_factory=list)  # the events created
+    reused_events: list[Event] = field(default_factory=list)
     created: dict[str, int] = field(default_factory=dict)
     reused: dict[str, int] = field(default_factory=dict)
     placeholder_users: list[str] = field(default_factory=list)
@@ -59,9 +75,13 @@ def import_event(data: Any, *, connection: BaseDatabaseWrapper) -> ImportResult:
     """
     require_atomic(connection, "import_event")
     plan = plan_import(read_document(data), connection.alias)
+    refuse_conflicts(plan)
+    return write_import(plan, connection.alias)
+
+
+def refuse_conflicts(plan: Plan) -> None:
     if plan.conflicts:
         raise ImportConflict(CONFLICTS.format(details=" ".join(plan.conflicts)), code="conflict")
-    return write_import(plan, connection.alias)
 
 
 # ---------------------------------------------------------------------------------------
@@ -75,12 +95,25 @@ class Resolved:
 
     entity: Entity
     rows: list[Row]
-    existing: dict[str, Model]  # rows here with a key of the file, by key
+    existing: dict[str, Model]  # rows here for keys of the file, by the file's key
 
     @property
     def wanted(self) -> dict[str, Row]:
         # A key listed twice keeps its first place and its last values.
         return {row.key: row for row in self.rows}
+
+    def new_rows(self) -> list[Row]:
+        """The rows the write creates: missing here, and for an entity without a natural
+        key, the first of identical rows of the file (the others reuse it)."""
+        new, seen = [], set()
+        for key, row in self.wanted.items():
+            if key in self.existing:
+                continue
+            values = tuple(row.values.items())
+            if self.entity.key or values not in seen:
+                new.append(row)
+                seen.add(values)
+        return new
 
 
 @dataclass
@@ -89,50 +122,111 @@ class Plan:
     catalog: list[Resolved]
     users: dict[str, Any]  # the file's users that exist here, by username
     conflicts: list[str]
+    events: list[PlannedEvent] = field(default_factory=list)
+
+    def counts(self) -> tuple[dict[str, int], dict[str, int]]:
+        """What the write will create and reuse, by entity label."""
+        created: dict[str, int] = {}
+        reused: dict[str, int] = {}
+        for resolved in self.catalog:
+            new = len(resolved.new_rows())
+            add_count(created, resolved.entity.label, new)
+            add_count(reused, resolved.entity.label, len(resolved.wanted) - new)
+        for planned in self.events:
+            if planned.part.event is not None:
+                add_count(reused if planned.existing else created, EVENTS, 1)
+            for spec, rows in planned.rows:
+                add_count(created, spec.label, len(rows))
+            for label, n in planned.reused.items():
+                add_count(reused, label, n)
+            add_count(created, ASSIGNMENTS, len(planned.assignments))
+            add_count(created, STATUS_CHANGES, sum(len(a["history"]) for a in planned.assignments))
+        return created, reused
 
 
 def plan_import(document: Document, alias: str) -> Plan:
     catalog = [resolve(entity, rows, alias) for entity, rows in document.catalog]
     keys = {entity.label: entity.key for entity, _ in document.catalog}
+    recipients = next(rows for entity, rows in document.catalog if entity is RECIPIENTS)
+    lookup = Lookup(
+        found={resolved.entity.label: resolved.existing for resolved in catalog},
+        keys=keys,
+        recipient_names={row.key: row.values["name"] for row in recipients},
+        alias=alias,
+    )
+    planned = [plan_event(part, document.reuse_events, lookup) for part in document.events]
+    refused = [] if document.reuse_events else document.events
     conflicts = [
-        *event_conflicts(document.event, alias),
+        *(c for part in refused for c in event_conflicts(part, alias)),
+        *(c for p in planned for c in p.conflicts),
         *(c for resolved in catalog for c in value_conflicts(resolved)),
         *(c for resolved in catalog for c in parts_conflicts(resolved, keys, alias)),
     ]
-    return Plan(document, catalog, existing_users(document.users, alias), conflicts)
+    return Plan(document, catalog, existing_users(document.users, alias), conflicts, planned)
 
 
-def event_conflicts(event: dict[str, Any], alias: str) -> list[str]:
-    name, event_date = event["name"], event["event_date"]
+def event_conflicts(part: EventPart, alias: str) -> list[str]:
+    if part.event is None:
+        return []
+    name, event_date = part.event["name"], part.event["event_date"]
     if Event.objects.using(alias).filter(name=name, event_date=event_date).exists():
-        return [EVENT_EXISTS.format(name=name, date=event_date.isoformat())]
+        return [Conflict(EVENT_EXISTS.format(name=name, date=event_date.isoformat()), EVENTS)]
     return []
 
 
 def resolve(entity: Entity, rows: list[Row], alias: str) -> Resolved:
-    """Find the rows here with the file's natural keys. Rows without one are matched as
-    they are written, so that two identical ones in the file become one row."""
+    """Find the rows here with the file's natural keys, ignoring case as the unique names
+    do ("Stollen" here and "stollen" in the file are one name that differs). Rows without
+    a natural key are matched on all their values."""
     if not entity.key:
-        return Resolved(entity, rows, {})
-    found = entity.model._default_manager.using(alias).filter(
-        **{f"{entity.key}__in": [row.key for row in rows]}
+        return Resolved(entity, rows, _matching_rows(entity, rows, alias))
+    found = (
+        entity.model._default_manager.using(alias)
+        .annotate(natural_key_lower=Lower(entity.key))
+        .filter(natural_key_lower__in={row.key.lower() for row in rows})
     )
-    return Resolved(entity, rows, {getattr(o, entity.key): o for o in found})
+    by_key = {getattr(o, entity.key).lower(): o for o in found}
+    existing = {row.key: by_key[row.key.lower()] for row in rows if row.key.lower() in by_key}
+    return Resolved(entity, rows, existing)
+
+
+def _matching_rows(entity: Entity, rows: list[Row], alias: str) -> dict[str, Model]:
+    """For each row of the file, the first row here with all the same values."""
+    first = entity.fields[0].name
+    candidates = list(
+        entity.model._default_manager.using(alias)
+        .filter(**{f"{first}__in": {row.values[first] for row in rows}})
+        .order_by("pk")
+    )
+    matches = {}
+    for row in rows:
+        here = next(
+            (o for o in candidates if all(getattr(o, n) == v for n, v in row.values.items())),
+            None,
+        )
+        if here is not None:
+            matches[row.key] = here
+    return matches
 
 
 def value_conflicts(resolved: Resolved) -> Iterable[str]:
+    if not resolved.entity.key:
+        return
     for row in resolved.rows:
         here = resolved.existing.get(row.key)
         if here is None:
             continue
         differ = [name for name, value in row.values.items() if getattr(here, name) != value]
         if differ:
-            yield CATALOG_DIFFERS.format(
-                kind=resolved.entity.kind.capitalize(),
-                name=row.key,
-                fields=", ".join(differ),
-                theirs=", ".join(repr(getattr(here, name)) for name in differ),
-                ours=", ".join(repr(row.values[name]) for name in differ),
+            yield Conflict(
+                CATALOG_DIFFERS.format(
+                    kind=resolved.entity.kind.capitalize(),
+                    name=row.key,
+                    fields=", ".join(differ),
+                    theirs=", ".join(repr(getattr(here, name)) for name in differ),
+                    ours=", ".join(repr(row.values[name]) for name in differ),
+                ),
+                resolved.entity.label,
             )
 
 
@@ -142,20 +236,24 @@ def parts_conflicts(resolved: Resolved, keys: dict[str, str], alias: str) -> Ite
     if parts is None:
         return
     for row in resolved.rows:
-        if row.key not in resolved.existing:
+        owner = resolved.existing.get(row.key)
+        if owner is None:
             continue
         here = dict(
             parts.model._default_manager.using(alias)
-            .filter(**{f"{parts.owner}__{entity.key}": row.key})
+            .filter(**{parts.owner: owner})
             .values_list(f"{parts.part}__{keys[parts.entity]}", parts.amount)
         )
         if here != row.parts:
-            yield PARTS_DIFFER.format(
-                kind=entity.kind.capitalize(),
-                name=row.key,
-                parts=parts.source,
-                theirs=here,
-                ours=row.parts,
+            yield Conflict(
+                PARTS_DIFFER.format(
+                    kind=entity.kind.capitalize(),
+                    name=row.key,
+                    parts=parts.source,
+                    theirs=here,
+                    ours=row.parts,
+                ),
+                entity.label,
             )
 
 
@@ -168,13 +266,13 @@ def existing_users(usernames: list[str], alias: str) -> dict[str, Any]:
 
 
 # ---------------------------------------------------------------------------------------
-# Write: create what the plan found missing, then the event and its rows
+# Write: create what the plan found missing, then the events and their rows
 # ---------------------------------------------------------------------------------------
 
 
 def write_import(plan: Plan, alias: str) -> ImportResult:
     document = plan.document
-    result = ImportResult(event=Event(**document.event))
+    result = ImportResult()
     written: dict[str, dict[str, Any]] = {
         USERS: ensure_users(document.users, plan.users, alias, result)
     }
@@ -182,18 +280,10 @@ def write_import(plan: Plan, alias: str) -> ImportResult:
         written[resolved.entity.label] = ensure_rows(resolved, alias, result)
     for resolved in plan.catalog:
         write_parts(resolved, written, alias)
-    event = result.event
-    event.save(using=alias)
-    for spec, rows in document.event_rows:
-        result.created[spec.label] = write_event_rows(spec, rows, event, written, alias)
-    history = write_assignments(document.assignments, event, written, alias)
-    result.created["assignments"] = len(document.assignments)
-    result.created["status changes"] = history
+    for planned in plan.events:
+        write_event(planned, written, alias, result)
+    result.event = result.events[0] if result.events else None
     return result
-
-
-def _count(counts: dict[str, int], label: str) -> None:
-    counts[label] = counts.get(label, 0) + 1
 
 
 def ensure_users(
@@ -221,14 +311,15 @@ def ensure_rows(resolved: Resolved, alias: str, result: ImportResult) -> dict[st
         if found is None:
             rows[key] = entity.model(**row.values)
             rows[key].save(using=alias)
-            _count(result.created, entity.label)
+            add_count(result.created, entity.label, 1)
         else:
             rows[key] = found
-            _count(result.reused, entity.label)
+            add_count(result.reused, entity.label, 1)
     return rows
 
 
 def _matching_row(entity: Entity, row: Row, alias: str) -> Model | None:
+    """An identical row created a moment ago for an earlier row of the same file."""
     if entity.key:
         return None
     return entity.model._default_manager.using(alias).filter(**row.values).order_by("pk").first()
@@ -248,10 +339,30 @@ def write_parts(resolved: Resolved, written: dict[str, dict[str, Any]], alias: s
     )
 
 
+def write_event(
+    planned: PlannedEvent, written: dict[str, dict[str, Any]], alias: str, result: ImportResult
+) -> None:
+    """The event (unless it is reused) and the rows the plan found missing."""
+    event = planned.existing
+    if event is not None:
+        result.reused_events.append(event)
+    elif planned.part.event is not None:
+        event = Event(**planned.part.event)
+        event.save(using=alias)
+        result.events.append(event)
+    for spec, rows in planned.rows:
+        add_count(result.created, spec.label, write_event_rows(spec, rows, event, written, alias))
+    for label, n in planned.reused.items():
+        add_count(result.reused, label, n)
+    history = write_assignments(planned.assignments, event, written, alias)
+    add_count(result.created, ASSIGNMENTS, len(planned.assignments))
+    add_count(result.created, STATUS_CHANGES, history)
+
+
 def write_event_rows(
     spec: EventRows,
     rows: list[dict[str, Any]],
-    event: Event,
+    event: Event | None,
     written: dict[str, dict[str, Any]],
     alias: str,
 ) -> int:
@@ -268,7 +379,7 @@ def _named(spec: EventRows, row: dict[str, Any], written: dict[str, dict[str, An
 
 def write_assignments(
     assignments: list[dict[str, Any]],
-    event: Event,
+    event: Event | None,
     written: dict[str, dict[str, Any]],
     alias: str,
 ) -> int:

@@ -124,16 +124,41 @@ class Row:
     parts: dict[str, int] = field(default_factory=dict)  # the part's key -> amount
 
 
+class Conflict(str):
+    """Why a file cannot be imported as it is, naming both versions; it also knows the label
+    of the entity it is about, for a report's counts, and compares and prints as the
+    message."""
+
+    label: str
+
+    def __new__(cls, message: str, label: str) -> Conflict:
+        conflict = super().__new__(cls, message)
+        conflict.label = label
+        return conflict
+
+
+@dataclass
+class EventPart:
+    """One event of a file and the rows that belong to it. `event` is None for rows that
+    belong to no event (a run recorded between seasons)."""
+
+    event: dict[str, Any] | None  # name, event_date, notes
+    event_rows: list[tuple[EventRows, list[dict[str, Any]]]]
+    # Each with its recipient's reference, its package's key and its "history" steps.
+    assignments: list[dict[str, Any]] = field(default_factory=list)
+
+
 @dataclass
 class Document:
     """What a file holds, read and checked, in the shapes the plan and write steps use."""
 
-    event: dict[str, Any]
     users: list[str]
     catalog: list[tuple[Entity, list[Row]]]  # in dependency order: named before naming
-    event_rows: list[tuple[EventRows, list[dict[str, Any]]]]
-    # Each with its recipient's reference, its package's key and its "history" steps.
-    assignments: list[dict[str, Any]]
+    events: list[EventPart]
+    # An event already here with the same name and date is refused (an event export is a
+    # copy to make), or, for a file that holds a whole season, reused when it already has
+    # every row the file gives it, so that importing the same file again changes nothing.
+    reuse_events: bool = False
 
 
 def _text(*names: str) -> tuple[Field, ...]:

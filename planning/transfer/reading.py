@@ -32,6 +32,7 @@ from planning.transfer.mapping import (
     VERSION,
     Document,
     Entity,
+    EventPart,
     EventRows,
     Field,
     Row,
@@ -67,11 +68,9 @@ def read_document(data: Any) -> Document:
     ]
     assignments = read_assignments(_need(data, "assignments", list, "file"), recipients, known)
     return Document(
-        event=event,
         users=users,
         catalog=[*catalog, (RECIPIENTS, recipients)],
-        event_rows=event_rows,
-        assignments=assignments,
+        events=[EventPart(event, event_rows, assignments)],
     )
 
 
@@ -216,7 +215,7 @@ def _check_history(steps: list[Any], status: str, where: str) -> None:
     reached = FulfillmentStatus.PENDING.value
     for step in steps:
         old, new = _status(step.get("from_status"), where), _status(step.get("to_status"), where)
-        if old != reached or abs(STATUS_ORDER.index(new) - STATUS_ORDER.index(old)) != 1:
+        if old != reached or not _is_step(old, new, step.get("source")):
             raise ValidationError(f"{where}: the history is not a chain of single steps.")
         if step.get("source") not in ChangeSource.values:
             raise ValidationError(f"{where}: unknown source {step.get('source')!r}.")
@@ -225,6 +224,13 @@ def _check_history(steps: list[Any], status: str, where: str) -> None:
         reached = new
     if reached != status:
         raise ValidationError(f"{where}: the history ends at {reached}, the status is {status}.")
+
+
+def _is_step(old: str, new: str, source: Any) -> bool:
+    """One status forward or back; an imported status arrives in one forward change, as the
+    tool it came from kept no steps."""
+    distance = STATUS_ORDER.index(new) - STATUS_ORDER.index(old)
+    return abs(distance) == 1 or (source == ChangeSource.IMPORT and distance > 0)
 
 
 def _need(data: Any, key: str, kind: type, where: str) -> Any:
