@@ -50,22 +50,18 @@ def test_set_production_target_replaces_notes_when_given_even_empty(atomic):
     assert target.notes == ""
 
 
+@pytest.mark.parametrize("kind", [PRODUCTION, ASSEMBLY], ids=lambda kind: kind.name)
 @pytest.mark.parametrize("amount", BAD_AMOUNTS)
-def test_set_production_target_refuses_non_positive_whole_numbers(atomic, amount):
-    event, recipe = EventFactory(), RecipeFactory()
+def test_set_target_refuses_non_positive_whole_numbers_naming_the_field(atomic, kind, amount):
+    """Through the contract's name for each kind (set_production_target's target_batches,
+    set_assembly_target's target_quantity), nothing is written."""
+    event = EventFactory()
+    item = (RecipeFactory if kind is PRODUCTION else FinishedGoodFactory)()
+    set_kind = getattr(services, f"set_{kind.name}_target")
     with pytest.raises(ValidationError) as excinfo:
-        services.set_production_target(event.pk, recipe.pk, amount, connection=atomic)
-    assert "target_batches" in excinfo.value.message_dict
-    assert not EventProductionTarget.objects.exists()
-
-
-@pytest.mark.parametrize("amount", BAD_AMOUNTS)
-def test_set_assembly_target_refuses_non_positive_whole_numbers(atomic, amount):
-    event, good = EventFactory(), FinishedGoodFactory()
-    with pytest.raises(ValidationError) as excinfo:
-        services.set_assembly_target(event.pk, good.pk, amount, connection=atomic)
-    assert "target_quantity" in excinfo.value.message_dict
-    assert not EventAssemblyTarget.objects.exists()
+        set_kind(event.pk, item.pk, amount, connection=atomic)
+    assert kind.amount_field in excinfo.value.message_dict
+    assert not kind.target_model.objects.exists()
 
 
 def test_set_production_target_unknown_ids_are_not_found(atomic):
