@@ -62,6 +62,13 @@ IMPORT_TOO_LARGE_TO_CARRY = (
 
 class BakeTrackerUploadForm(forms.Form):
     file = forms.FileField(label="bake-tracker export (JSON)")
+    keep_both = forms.BooleanField(
+        required=False,
+        label="Keep both: import items that differ under a new name",
+        help_text="A recipe, finished good or package that differs from the one here of the "
+        "same name is imported as \u201c<name> (from bake-tracker)\u201d; without this, "
+        "the import is refused.",
+    )
 
 
 @admin.register(Event)
@@ -101,23 +108,26 @@ class EventAdmin(ModelAdmin):
         form = BakeTrackerUploadForm(request.POST or None, request.FILES or None)
         if request.method == "POST" and form.is_valid():
             content = form.cleaned_data["file"].read(MAX_FILE_BYTES + 1)
-            report, error = _run_import(content, write=False)
+            keep_both = form.cleaned_data["keep_both"]
+            report, error = _run_import(content, write=False, keep_both=keep_both)
             context.update(_report_context(report, error))
             if report is not None and not report.conflicts and report.changes:
-                context.update(_token_context(request, content))
+                context.update(_token_context(request, content, keep_both))
         context["form"] = form
         return TemplateResponse(request, "admin/planning/event/import_baketracker.html", context)
 
     def _import_checked(self, request: HttpRequest, context: dict) -> HttpResponse:
         salt = IMPORT_SALT.format(user=request.user.pk)
         try:
-            content = signing.loads(request.POST["token"], salt=salt, max_age=IMPORT_MAX_AGE)
-        except signing.BadSignature:
+            checked = signing.loads(request.POST["token"], salt=salt, max_age=IMPORT_MAX_AGE)
+            content, keep_both = checked["content"], checked["keep_both"] is True
+        except (signing.BadSignature, TypeError, KeyError):
+            # TypeError, KeyError: a token signed before it carried the keep-both choice.
             context.update(form=BakeTrackerUploadForm(), error=IMPORT_EXPIRED)
             return TemplateResponse(
                 request, "admin/planning/event/import_baketracker.html", context
             )
-        report, error = _run_import(content.encode("utf-8"), write=True)
+        report, error = _run_import(content.encode("utf-8"), write=True, keep_both=keep_both)
         if report is None:
             context.update(form=BakeTrackerUploadForm(), error=error)
             return TemplateResponse(
@@ -202,12 +212,15 @@ for _kind in KINDS.values():
     admin.site.register(_kind.run_model, _run_admin(_kind))
 
 
-def _run_import(content: bytes, *, write: bool) -> tuple[ImportReport | None, str]:
+def _run_import(content: bytes, *, write: bool, keep_both: bool) -> tuple[ImportReport | None, str]:
     """The report, or why there is none. The refusal is caught outside the transaction, so
     a refused import has rolled back before it is shown."""
     try:
         with transaction.atomic():
-            return import_baketracker(content, write=write, connection=connection), ""
+            report = import_baketracker(
+                content, write=write, keep_both=keep_both, connection=connection
+            )
+            return report, ""
     except ValidationError as error:
         return None, " ".join(error.messages)
 
@@ -216,9 +229,12 @@ def _report_context(report: ImportReport | None, error: str) -> dict:
     return {"report": as_dict(report) if report else None, "error": error}
 
 
-def _token_context(request: HttpRequest, content: bytes) -> dict:
+def _token_context(request: HttpRequest, content: bytes, keep_both: bool) -> dict:
+    """The checked file and the choice it was checked with, so the import does what the
+    report said."""
     salt = IMPORT_SALT.format(user=request.user.pk)
-    token = signing.dumps(content.decode("utf-8"), salt=salt, compress=True)
+    checked = {"content": content.decode("utf-8"), "keep_both": keep_both}
+    token = signing.dumps(checked, salt=salt, compress=True)
     if len(token) >= settings.DATA_UPLOAD_MAX_MEMORY_SIZE:
         return {"error": IMPORT_TOO_LARGE_TO_CARRY}
     return {"token": token}

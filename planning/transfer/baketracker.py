@@ -20,7 +20,9 @@ from django.utils.dateparse import parse_datetime
 
 from eventplanner.domain import require_atomic
 from planning.transfer.baketracker_reading import read_season
-from planning.transfer.importing import plan_import, refuse_conflicts, write_import
+from planning.transfer.baketracker_values import Season
+from planning.transfer.importing import Plan, plan_import, refuse_conflicts, write_import
+from planning.transfer.keeping import KEEP_BOTH_ADVICE, keep_both_versions, renamable
 from planning.transfer.report import ImportReport, build_report
 
 APPLICATION = "bake-tracker"
@@ -85,22 +87,33 @@ def describe(data: dict[str, Any]) -> str:
 
 
 def import_baketracker(
-    content: bytes, *, write: bool, connection: BaseDatabaseWrapper
+    content: bytes, *, write: bool, connection: BaseDatabaseWrapper, keep_both: bool = False
 ) -> ImportReport:
     """Plan the import of a bake-tracker export and, when `write`, carry it out.
 
     The whole plan is made from `content` on every call, so an import never acts on an
     earlier dry run's findings. With `write=False` nothing is written and conflicts are
     listed in the report; with `write=True` a conflict refuses the whole import
-    (ImportConflict, nothing written). A malformed file is a ValidationError naming the
-    place in the file.
+    (ImportConflict, nothing written). With `keep_both`, a recipe, finished good or package
+    that differs from the one here of the same name is imported under a new name instead of
+    refusing, and the report's notes say so. A malformed file is a ValidationError naming
+    the place in the file.
     """
     require_atomic(connection, "import_baketracker")
     data = read_file(content)
     season = read_season(data, timezone.now())
-    plan = plan_import(season.document, connection.alias)
-    facts = (describe(data), plan, season.found, season.skipped, season.not_carried_over)
+    plan, notes = _plan(season, keep_both, connection.alias)
+    advice = KEEP_BOTH_ADVICE if renamable(plan) else ""
+    facts = (describe(data), plan, season.found, season.skipped, season.not_carried_over, notes)
     if not write:
-        return build_report(*facts, season.notes)
-    refuse_conflicts(plan)
-    return build_report(*facts, season.notes, write_import(plan, connection.alias))
+        return build_report(*facts, advice=advice)
+    refuse_conflicts(plan, advice)
+    return build_report(*facts, write_import(plan, connection.alias))
+
+
+def _plan(season: Season, keep_both: bool, alias: str) -> tuple[Plan, list[str]]:
+    """The plan and the report's notes: with keep-both, those of the renamed document."""
+    if not keep_both:
+        return plan_import(season.document, alias), season.notes
+    kept = keep_both_versions(season.document, alias, APPLICATION)
+    return kept.plan, [*season.notes, *kept.notes()]

@@ -79,9 +79,11 @@ def import_event(data: Any, *, connection: BaseDatabaseWrapper) -> ImportResult:
     return write_import(plan, connection.alias)
 
 
-def refuse_conflicts(plan: Plan) -> None:
+def refuse_conflicts(plan: Plan, advice: str = "") -> None:
+    """Refuse the import when the plan lists conflicts; `advice` says what the user can do."""
     if plan.conflicts:
-        raise ImportConflict(CONFLICTS.format(details=" ".join(plan.conflicts)), code="conflict")
+        message = CONFLICTS.format(details=" ".join(plan.conflicts))
+        raise ImportConflict(f"{message} {advice}".strip(), code="conflict")
 
 
 # ---------------------------------------------------------------------------------------
@@ -227,6 +229,7 @@ def value_conflicts(resolved: Resolved) -> Iterable[str]:
                     ours=", ".join(repr(row.values[name]) for name in differ),
                 ),
                 resolved.entity.label,
+                row.key,
             )
 
 
@@ -254,6 +257,7 @@ def parts_conflicts(resolved: Resolved, keys: dict[str, str], alias: str) -> Ite
                     ours=row.parts,
                 ),
                 entity.label,
+                row.key,
             )
 
 

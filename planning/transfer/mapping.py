@@ -126,14 +126,17 @@ class Row:
 
 class Conflict(str):
     """Why a file cannot be imported as it is, naming both versions; it also knows the label
-    of the entity it is about, for a report's counts, and compares and prints as the
-    message."""
+    of the entity it is about, for a report's counts, and for a catalog row of the same name
+    that differs, the file's key of that row (so it can be kept under a new name), and
+    compares and prints as the message."""
 
     label: str
+    key: str
 
-    def __new__(cls, message: str, label: str) -> Conflict:
+    def __new__(cls, message: str, label: str, key: str = "") -> Conflict:
         conflict = super().__new__(cls, message)
         conflict.label = label
+        conflict.key = key
         return conflict
 
 

@@ -55,6 +55,7 @@ class ImportReport:
     conflicts: tuple[str, ...]
     not_carried_over: tuple[tuple[str, int], ...]
     notes: tuple[str, ...]
+    advice: str = ""  # what the user can do about the conflicts
 
     @property
     def changes(self) -> bool:
@@ -83,6 +84,8 @@ class ImportReport:
         if self.conflicts:
             lines.append(REFUSED)
             lines += [f"  - {conflict}" for conflict in self.conflicts]
+            if self.advice:
+                lines.append(self.advice)
         if self.not_carried_over:
             lines.append("Not carried over (eventplanner has no place for them):")
             lines += [f"  {key}: {n}" for key, n in self.not_carried_over]
@@ -100,6 +103,7 @@ def build_report(
     not_carried_over: Counter,
     notes: list[str],
     result: ImportResult | None = None,
+    advice: str = "",
 ) -> ImportReport:
     """From the plan, or when `result` is given, from what the write did."""
     if result is None:
@@ -126,6 +130,7 @@ def build_report(
         conflicts=tuple(plan.conflicts),
         not_carried_over=tuple(sorted((k, n) for k, n in not_carried_over.items() if n)),
         notes=tuple(notes),
+        advice=advice if plan.conflicts else "",
     )
 
 
@@ -140,4 +145,5 @@ def as_dict(report: ImportReport) -> dict[str, Any]:
         "conflicts": report.conflicts,
         "not_carried_over": report.not_carried_over,
         "notes": report.notes,
+        "advice": report.advice,
     }

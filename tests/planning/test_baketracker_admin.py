@@ -2,11 +2,13 @@
 
 import json
 import re
+from io import StringIO
 from pathlib import Path
 
 import pytest
 from django.contrib.auth.models import Permission
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.core.management import call_command
 from django.urls import reverse
 
 from fulfillment.models import FulfillmentStatusChange
@@ -25,9 +27,9 @@ URL = reverse("admin:planning_event_import_baketracker")
 pytestmark = pytest.mark.django_db
 
 
-def _upload(client, content=None, name="export.json"):
+def _upload(client, content=None, name="export.json", **fields):
     file = SimpleUploadedFile(name, content or EXPORT.read_bytes(), "application/json")
-    return client.post(URL, {"file": file})
+    return client.post(URL, {"file": file, **fields})
 
 
 def _token(response) -> str:
@@ -115,3 +117,27 @@ def test_the_history_shows_the_import_as_its_source(admin_client):
     assert "Import" in page
     listing = admin_client.get(reverse("admin:fulfillment_fulfillmentstatuschange_changelist"))
     assert '<td class="field-source">Import</td>' in listing.content.decode()
+
+
+def test_with_demo_data_the_page_refuses_and_says_to_tick_keep_both(admin_client):
+    call_command("seed_demo", stdout=StringIO())
+    page = _upload(admin_client).content.decode()
+    assert "Keep both: import items that differ under a new name" in page
+    assert "Recipe &#x27;Sugar Cookies&#x27; exists with different" in page
+    assert "or tick Keep both, to import the file&#x27;s versions under new names" in page
+    assert 'name="token"' not in page
+
+
+def test_keep_both_ticked_checks_then_imports_the_files_versions_under_new_names(admin_client):
+    call_command("seed_demo", stdout=StringIO())
+    before = db_state()
+    checked = _upload(admin_client, keep_both="on")
+    page = checked.content.decode()
+    assert "Dry run, nothing was written." in page
+    assert "imported as &#x27;Sugar Cookies (from bake-tracker)&#x27;" in page
+    assert changed_tables(before, db_state()) == []
+    done = admin_client.post(URL, {"token": _token(checked)}, follow=True)
+    assert "Imported from bake-tracker: 5 recipes, 4 finished goods" in done.content.decode()
+    assert Recipe.objects.get(name="Sugar Cookies (from bake-tracker)").yield_per_batch == 24
+    assert Recipe.objects.get(name="Sugar Cookies").yield_per_batch == 36
+    assert Event.objects.filter(name="Christmas 2025").count() == 2  # the demo's and the file's
