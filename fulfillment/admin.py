@@ -1,7 +1,7 @@
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ObjectDoesNotExist, PermissionDenied, ValidationError
 from django.db import connections, transaction
 from django.http import HttpRequest
 from django.template.response import TemplateResponse
@@ -69,6 +69,22 @@ class UndoReasonForm(forms.Form):
     )
 
 
+SEEN_PREFIX = "seen_"
+
+
+def _statuses_seen(request: HttpRequest) -> dict[int, str]:
+    """{id: status} from the confirmation page's hidden `seen_<id>` inputs; anything that is
+    not an id is left out (the service then refuses the row as unseen)."""
+    return {
+        int(name.removeprefix(SEEN_PREFIX)): value
+        for name, value in request.POST.items()
+        if name.startswith(SEEN_PREFIX)
+        and name.removeprefix(SEEN_PREFIX).isascii()
+        and name.removeprefix(SEEN_PREFIX).isdigit()
+        and len(name) < 30
+    }
+
+
 @admin.register(EventRecipientPackage)
 class EventRecipientPackageAdmin(ModelAdmin):
     list_display = [
@@ -121,7 +137,8 @@ class EventRecipientPackageAdmin(ModelAdmin):
         selected and how many changed, or None once a refusal has been told to the user."""
         alias = queryset.db
         ids = list(queryset.values_list("pk", flat=True))
-        with Attempt(PermissionDenied, ValidationError) as attempt, transaction.atomic(using=alias):
+        refusals = (PermissionDenied, ValidationError, ObjectDoesNotExist)
+        with Attempt(*refusals) as attempt, transaction.atomic(using=alias):
             changed = change(ids, connections[alias])
         if attempt.error is not None:
             self.message_user(request, error_text(attempt.error), messages.ERROR)
@@ -172,12 +189,16 @@ class EventRecipientPackageAdmin(ModelAdmin):
         nothing, with the reason kept in the history."""
         form = UndoReasonForm(request.POST if "apply" in request.POST else None)
         if "apply" in request.POST and form.is_valid():
+            # What the confirmation page showed for each row, posted back with it: a row
+            # that moved since, or this page posted twice, never steps back twice.
+            seen = _statuses_seen(request)
             counts = self._change_selected(
                 request,
                 queryset,
                 lambda ids, connection: services.bulk_undo_fulfillment_status(
                     ids,
                     reason=form.cleaned_data["reason"],
+                    expected_status=seen,
                     connection=connection,
                     changed_by=request.user,
                     source=ChangeSource.ADMIN,
@@ -185,6 +206,8 @@ class EventRecipientPackageAdmin(ModelAdmin):
             )
             if counts is not None:
                 text = f"{_plural(counts[1], 'package')} stepped back one status."
+                if counts[0] - counts[1]:
+                    text += f" {counts[0] - counts[1]} already stepped back left as they were."
                 self.message_user(request, text, messages.SUCCESS)
             return None
         rows = list(queryset.select_related("recipient", "package", "event").order_by("pk"))
@@ -195,6 +218,7 @@ class EventRecipientPackageAdmin(ModelAdmin):
             "rows": rows,
             "form": form,
             "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
+            "seen_prefix": SEEN_PREFIX,
             "action": "undo_status",
             "select_across": request.POST.get("select_across", "0"),
             "index": request.POST.get("index", "0"),
