@@ -14,8 +14,8 @@ from django.db.backends.base.base import BaseDatabaseWrapper
 from django.utils import timezone
 
 from eventplanner.domain import (
+    lock_referenced,
     require_atomic,
-    require_exists,
     validate_id,
     validate_non_negative_int,
     validate_positive_int,
@@ -56,10 +56,10 @@ def record_production_run(
     validate_text(notes, "notes")
     _validate_user(recorded_by, "recorded_by")
     _validate_when(produced_at, "produced_at")
-    validate_id(recipe_id, "recipe_id")
+    lock_referenced(Recipe, recipe_id, "recipe_id", connection=connection)
     recipe = Recipe.objects.using(connection.alias).get(pk=recipe_id)
     if event_id is not None:
-        require_exists(Event, event_id, "event_id", connection=connection)
+        lock_referenced(Event, event_id, "event_id", connection=connection)
     if actual_yield is None:
         # Batches x yield per batch can exceed what the column holds for a large recipe.
         actual_yield = validate_non_negative_int(
@@ -93,9 +93,9 @@ def record_assembly_run(
     validate_text(notes, "notes")
     _validate_user(recorded_by, "recorded_by")
     _validate_when(assembled_at, "assembled_at")
-    require_exists(FinishedGood, finished_good_id, "finished_good_id", connection=connection)
+    lock_referenced(FinishedGood, finished_good_id, "finished_good_id", connection=connection)
     if event_id is not None:
-        require_exists(Event, event_id, "event_id", connection=connection)
+        lock_referenced(Event, event_id, "event_id", connection=connection)
     run = AssemblyRun(
         finished_good_id=finished_good_id,
         event_id=event_id,
