@@ -6,7 +6,7 @@ from django.db import connections, transaction
 from django.http import HttpRequest
 from django.template.response import TemplateResponse
 
-from eventplanner.admin_base import ModelAdmin
+from eventplanner.admin_base import ModelAdmin, TabularInline
 from eventplanner.htmx import Attempt, error_text
 from fulfillment import services
 from fulfillment.models import (
@@ -20,7 +20,7 @@ from fulfillment.models import (
 )
 
 
-class PackageItemInline(admin.TabularInline):
+class PackageItemInline(TabularInline):
     model = PackageItem
     extra = 1
     autocomplete_fields = ["finished_good"]

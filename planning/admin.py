@@ -1,7 +1,7 @@
 from django.contrib import admin
 from django.db.models import Count
 
-from eventplanner.admin_base import ModelAdmin
+from eventplanner.admin_base import ModelAdmin, TabularInline
 from planning.models import (
     AssemblyRun,
     Event,
@@ -14,14 +14,14 @@ from planning.models import (
 )
 
 
-class ProductionTargetInline(admin.TabularInline):
+class ProductionTargetInline(TabularInline):
     model = EventProductionTarget
     extra = 0
     autocomplete_fields = ["recipe"]
     fields = ["recipe", "target_batches", "notes"]
 
 
-class AssemblyTargetInline(admin.TabularInline):
+class AssemblyTargetInline(TabularInline):
     model = EventAssemblyTarget
     extra = 0
     autocomplete_fields = ["finished_good"]
@@ -62,7 +62,7 @@ class RecipeAdmin(ModelAdmin):
     search_fields = ["name", "category", "notes"]
 
 
-class ComponentInline(admin.TabularInline):
+class ComponentInline(TabularInline):
     model = FinishedGoodComponent
     extra = 1
     autocomplete_fields = ["recipe"]
