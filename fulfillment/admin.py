@@ -1,6 +1,9 @@
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
+from django.contrib.admin.actions import delete_selected
+from django.contrib.auth import admin as auth_admin
+from django.contrib.auth import get_user_model
 from django.core.exceptions import ObjectDoesNotExist, PermissionDenied, ValidationError
 from django.db import connections, transaction
 from django.http import HttpRequest
@@ -242,3 +245,57 @@ class FulfillmentStatusChangeAdmin(ModelAdmin):
 
     def has_delete_permission(self, request, obj=None) -> bool:
         return False
+
+
+# Deleting a user would set changed_by to NULL on their history (and recorded_by on runs),
+# and the pages would then say the change was made "by a script". A user who has history
+# is deactivated instead: they can no longer sign in, and their name stays on the record.
+# Chosen over storing a copy of the name on each history row: no schema change, and the
+# history keeps pointing at the account itself. The confirmation pages say so beforehand.
+User = get_user_model()
+KEPT_USERS = (
+    "{names} made status changes that are kept in the history, so they will be deactivated "
+    "(no longer able to sign in) instead of deleted, and their names stay on that history."
+)
+
+
+def users_with_history(users) -> list:
+    changed = FulfillmentStatusChange.objects.filter(changed_by__in=users).values("changed_by")
+    return list(User._default_manager.filter(pk__in=changed).order_by("pk"))
+
+
+def _kept_text(users) -> str:
+    kept = users_with_history(users)
+    return KEPT_USERS.format(names=", ".join(map(str, kept))) if kept else ""
+
+
+if admin.site.is_registered(User):
+    admin.site.unregister(User)
+
+
+@admin.register(User)
+class KeepHistoryUserAdmin(auth_admin.UserAdmin):
+    def render_delete_form(self, request: HttpRequest, context):
+        context["kept_users_text"] = _kept_text([context["object"]])
+        return super().render_delete_form(request, context)
+
+    def get_actions(self, request: HttpRequest):
+        actions = super().get_actions(request)
+        if "delete_selected" in actions:
+            _, name, description = actions["delete_selected"]
+            actions["delete_selected"] = (type(self)._delete_selected, name, description)
+        return actions
+
+    def _delete_selected(self, request: HttpRequest, queryset):
+        response = delete_selected(self, request, queryset)
+        if isinstance(response, TemplateResponse):
+            response.context_data["kept_users_text"] = _kept_text(queryset)
+        return response
+
+    def delete_model(self, request: HttpRequest, obj) -> None:
+        self.delete_queryset(request, User._default_manager.filter(pk=obj.pk))
+
+    def delete_queryset(self, request: HttpRequest, queryset) -> None:
+        kept = [user.pk for user in users_with_history(queryset)]
+        User._default_manager.filter(pk__in=kept).update(is_active=False)
+        super().delete_queryset(request, queryset.exclude(pk__in=kept))
