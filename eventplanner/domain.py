@@ -97,6 +97,28 @@ def require_exists(model: Any, pk: Any, field: str, *, connection: BaseDatabaseW
         raise model.DoesNotExist(f"{model._meta.verbose_name.capitalize()} {pk} does not exist.")
 
 
+def lock_referenced(model: Any, pk: Any, field: str, *, connection: BaseDatabaseWrapper) -> None:
+    """Like require_exists, and the row stays as it is until the caller's transaction ends.
+
+    A row that a new row is about to refer to is locked FOR KEY SHARE, the lock PostgreSQL's
+    own foreign-key check takes at commit: a delete of it waits for this transaction (and
+    then sees what it wrote, e.g. a run that forbids deleting an event), and a delete that
+    got there first makes this wait and then find nothing, a DoesNotExist the page can put
+    in words, instead of an IntegrityError at commit. Other writers that refer to the same
+    row are not held up. SQLite runs one writer at a time, so a plain check holds there."""
+    validate_id(pk, field)
+    meta = model._meta
+    qn = connection.ops.quote_name
+    sql = f"SELECT 1 FROM {qn(meta.db_table)} WHERE {qn(meta.pk.column)} = %s"
+    if connection.vendor == "postgresql":
+        sql += " FOR KEY SHARE"
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [pk])
+        found = cursor.fetchone() is not None
+    if not found:
+        raise model.DoesNotExist(f"{meta.verbose_name.capitalize()} {pk} does not exist.")
+
+
 def validate_date(value: Any, field: str) -> None:
     """None or a date; a datetime is a date subclass, but comparing it with a DateField is a
     silent bug."""

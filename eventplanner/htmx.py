@@ -5,13 +5,32 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from django.apps import apps
 from django.contrib import messages
-from django.core.exceptions import ValidationError
+from django.core.exceptions import ObjectDoesNotExist, ValidationError
+from django.db import transaction
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.template.loader import render_to_string
 from django.utils.cache import patch_vary_headers
-from django_htmx.http import HttpResponseClientRedirect
+from django_htmx.http import HttpResponseClientRedirect, reswap
+
+from eventplanner.middleware import DATABASE_UNAVAILABLE_ERRORS
+
+# A delete that finds its row gone (a second click, or someone else was faster) lands where
+# the first one did, and says so instead of failing.
+ALREADY_DELETED = "{what} was already deleted."
+# A change to something deleted after the page was shown: nothing is saved, and what the
+# user typed stays on the page.
+DELETED_MEANWHILE = "{what} was deleted meanwhile, so this was not saved."
+
+
+def gone_text(error: ObjectDoesNotExist) -> str:
+    """DELETED_MEANWHILE naming what the missing row was: "The recipe was deleted ..."."""
+    for model in apps.get_models():
+        if isinstance(error, model.DoesNotExist):
+            return DELETED_MEANWHILE.format(what=f"The {model._meta.verbose_name}")
+    return DELETED_MEANWHILE.format(what="Something it refers to")
 
 
 def apply_form_errors(form, error: ValidationError) -> None:
@@ -123,3 +142,44 @@ class Attempt:
         if self.error is None:
             return Outcome("success", success)
         return Outcome("error", error_text(self.error))
+
+
+SAVED_NOT_SHOWN = (
+    "{text} It was saved, but the page could not be refreshed because the database did not "
+    "answer; reload the page in a moment to see it."
+)
+
+
+def saved_but_not_shown(request: HttpRequest, text: str) -> HttpResponse:
+    """The answer when a change has committed and reading the page after it failed: it says
+    the change was saved (the 503 page would say nothing was changed). Rendered without the
+    request, like the error pages: the database just failed."""
+    message = SAVED_NOT_SHOWN.format(text=text)
+    if wants_fragment(request):
+        context = {"flash": message, "flash_level": "warning"}
+        response = HttpResponse(render_to_string("includes/messages_oob.html", context))
+        return reswap(response, "none")
+    return HttpResponse(render_to_string("errors/saved.html", {"message": message}))
+
+
+def answer_after_commit(
+    request: HttpRequest, text: str, read: Callable[[], HttpResponse]
+) -> HttpResponse:
+    """`read()`, the answer to a committed change, in its own transaction; if the database
+    goes away there, the answer still says the change was saved."""
+    try:
+        with transaction.atomic():
+            return read()
+    except DATABASE_UNAVAILABLE_ERRORS:
+        return saved_but_not_shown(request, text)
+
+
+def keep_typing(request: HttpRequest, text: str, page: Callable[[], HttpResponse]):
+    """A refusal that leaves nothing to re-render (what it was for is gone): for htmx the
+    form stays in the browser as typed, nothing is swapped, and the message shows above the
+    page; otherwise `page()`, which shows the message with what was typed."""
+    if wants_fragment(request):
+        context = {"flash": text, "flash_level": "error"}
+        response = HttpResponse(render_to_string("includes/messages_oob.html", context))
+        return reswap(response, "none")
+    return page()

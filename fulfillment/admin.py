@@ -1,12 +1,15 @@
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.contrib.admin.actions import delete_selected
+from django.contrib.auth import admin as auth_admin
+from django.contrib.auth import get_user_model
+from django.core.exceptions import ObjectDoesNotExist, PermissionDenied, ValidationError
 from django.db import connections, transaction
 from django.http import HttpRequest
 from django.template.response import TemplateResponse
 
-from eventplanner.admin_base import ModelAdmin
+from eventplanner.admin_base import ModelAdmin, TabularInline
 from eventplanner.htmx import Attempt, error_text
 from fulfillment import services
 from fulfillment.models import (
@@ -20,7 +23,7 @@ from fulfillment.models import (
 )
 
 
-class PackageItemInline(admin.TabularInline):
+class PackageItemInline(TabularInline):
     model = PackageItem
     extra = 1
     autocomplete_fields = ["finished_good"]
@@ -67,6 +70,22 @@ class UndoReasonForm(forms.Form):
         error_messages={"required": "A reason is required to undo a status change."},
         widget=forms.TextInput(attrs={"size": 60}),
     )
+
+
+SEEN_PREFIX = "seen_"
+
+
+def _statuses_seen(request: HttpRequest) -> dict[int, str]:
+    """{id: status} from the confirmation page's hidden `seen_<id>` inputs; anything that is
+    not an id is left out (the service then refuses the row as unseen)."""
+    return {
+        int(name.removeprefix(SEEN_PREFIX)): value
+        for name, value in request.POST.items()
+        if name.startswith(SEEN_PREFIX)
+        and name.removeprefix(SEEN_PREFIX).isascii()
+        and name.removeprefix(SEEN_PREFIX).isdigit()
+        and len(name) < 30
+    }
 
 
 @admin.register(EventRecipientPackage)
@@ -121,7 +140,8 @@ class EventRecipientPackageAdmin(ModelAdmin):
         selected and how many changed, or None once a refusal has been told to the user."""
         alias = queryset.db
         ids = list(queryset.values_list("pk", flat=True))
-        with Attempt(PermissionDenied, ValidationError) as attempt, transaction.atomic(using=alias):
+        refusals = (PermissionDenied, ValidationError, ObjectDoesNotExist)
+        with Attempt(*refusals) as attempt, transaction.atomic(using=alias):
             changed = change(ids, connections[alias])
         if attempt.error is not None:
             self.message_user(request, error_text(attempt.error), messages.ERROR)
@@ -172,12 +192,16 @@ class EventRecipientPackageAdmin(ModelAdmin):
         nothing, with the reason kept in the history."""
         form = UndoReasonForm(request.POST if "apply" in request.POST else None)
         if "apply" in request.POST and form.is_valid():
+            # What the confirmation page showed for each row, posted back with it: a row
+            # that moved since, or this page posted twice, never steps back twice.
+            seen = _statuses_seen(request)
             counts = self._change_selected(
                 request,
                 queryset,
                 lambda ids, connection: services.bulk_undo_fulfillment_status(
                     ids,
                     reason=form.cleaned_data["reason"],
+                    expected_status=seen,
                     connection=connection,
                     changed_by=request.user,
                     source=ChangeSource.ADMIN,
@@ -185,6 +209,8 @@ class EventRecipientPackageAdmin(ModelAdmin):
             )
             if counts is not None:
                 text = f"{_plural(counts[1], 'package')} stepped back one status."
+                if counts[0] - counts[1]:
+                    text += f" {counts[0] - counts[1]} already stepped back left as they were."
                 self.message_user(request, text, messages.SUCCESS)
             return None
         rows = list(queryset.select_related("recipient", "package", "event").order_by("pk"))
@@ -195,6 +221,7 @@ class EventRecipientPackageAdmin(ModelAdmin):
             "rows": rows,
             "form": form,
             "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
+            "seen_prefix": SEEN_PREFIX,
             "action": "undo_status",
             "select_across": request.POST.get("select_across", "0"),
             "index": request.POST.get("index", "0"),
@@ -218,3 +245,57 @@ class FulfillmentStatusChangeAdmin(ModelAdmin):
 
     def has_delete_permission(self, request, obj=None) -> bool:
         return False
+
+
+# Deleting a user would set changed_by to NULL on their history (and recorded_by on runs),
+# and the pages would then say the change was made "by a script". A user who has history
+# is deactivated instead: they can no longer sign in, and their name stays on the record.
+# Chosen over storing a copy of the name on each history row: no schema change, and the
+# history keeps pointing at the account itself. The confirmation pages say so beforehand.
+User = get_user_model()
+KEPT_USERS = (
+    "{names} made status changes that are kept in the history, so they will be deactivated "
+    "(no longer able to sign in) instead of deleted, and their names stay on that history."
+)
+
+
+def users_with_history(users) -> list:
+    changed = FulfillmentStatusChange.objects.filter(changed_by__in=users).values("changed_by")
+    return list(User._default_manager.filter(pk__in=changed).order_by("pk"))
+
+
+def _kept_text(users) -> str:
+    kept = users_with_history(users)
+    return KEPT_USERS.format(names=", ".join(map(str, kept))) if kept else ""
+
+
+if admin.site.is_registered(User):
+    admin.site.unregister(User)
+
+
+@admin.register(User)
+class KeepHistoryUserAdmin(auth_admin.UserAdmin):
+    def render_delete_form(self, request: HttpRequest, context):
+        context["kept_users_text"] = _kept_text([context["object"]])
+        return super().render_delete_form(request, context)
+
+    def get_actions(self, request: HttpRequest):
+        actions = super().get_actions(request)
+        if "delete_selected" in actions:
+            _, name, description = actions["delete_selected"]
+            actions["delete_selected"] = (type(self)._delete_selected, name, description)
+        return actions
+
+    def _delete_selected(self, request: HttpRequest, queryset):
+        response = delete_selected(self, request, queryset)
+        if isinstance(response, TemplateResponse):
+            response.context_data["kept_users_text"] = _kept_text(queryset)
+        return response
+
+    def delete_model(self, request: HttpRequest, obj) -> None:
+        self.delete_queryset(request, User._default_manager.filter(pk=obj.pk))
+
+    def delete_queryset(self, request: HttpRequest, queryset) -> None:
+        kept = [user.pk for user in users_with_history(queryset)]
+        User._default_manager.filter(pk__in=kept).update(is_active=False)
+        super().delete_queryset(request, queryset.exclude(pk__in=kept))

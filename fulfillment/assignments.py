@@ -13,6 +13,7 @@ from django.utils import timezone
 from eventplanner.domain import (
     DomainError,
     insert_unless_conflict,
+    lock_referenced,
     require_atomic,
     require_exists,
     validate_id,
@@ -55,9 +56,10 @@ def assign_package(
     require_atomic(connection, "assign_package")
     validate_positive_int(quantity, "quantity")
     validate_text(notes, "notes")
-    require_exists(Event, event_id, "event_id", connection=connection)
-    require_exists(Recipient, recipient_id, "recipient_id", connection=connection)
-    require_exists(Package, package_id, "package_id", connection=connection)
+    # Held until commit: a concurrent delete of any of them waits, then finds this row.
+    lock_referenced(Event, event_id, "event_id", connection=connection)
+    lock_referenced(Recipient, recipient_id, "recipient_id", connection=connection)
+    lock_referenced(Package, package_id, "package_id", connection=connection)
     alias = connection.alias
     row = _new_assignment(event_id, recipient_id, package_id, quantity, notes, timezone.now())
     new_pk = insert_unless_conflict(row, connection=connection)

@@ -83,6 +83,11 @@ class DuplicateAssignmentError(DomainError):
         self.existing = existing
 
 
+BULK_UNDO_STALE = (
+    "Nothing was changed: {count} of the selected packages changed after the page was shown "
+    "and are now: {rows}. Check them and select again."
+)
+UNDO_UNSEEN = "The status seen is missing for packages {ids}; show the selection again and confirm."
 BULK_UNDO_REFUSED = (
     "Nothing was changed: {count} of the selected packages are pending and have no earlier "
     "status to go back to: {rows}."

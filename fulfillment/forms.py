@@ -98,7 +98,22 @@ class UndoForm(forms.Form):
         error_messages={"required": "Say why the status goes back (it is kept in the history)."},
         widget=forms.TextInput(attrs={"autocomplete": "off"}),
     )
-    expected_status = forms.ChoiceField(choices=STATUS_CHOICES, required=False)
+    # The status the page showed: the step goes back from it only, so a repeated post or a
+    # row that moved meanwhile never steps twice.
+    expected_status = forms.ChoiceField(
+        choices=STATUS_CHOICES,
+        error_messages={
+            "required": "The page did not say which status it showed; reload it.",
+            "invalid_choice": "The page did not say which status it showed; reload it.",
+        },
+    )
+
+    def clean(self):
+        cleaned = super().clean()
+        # A hidden input: its error belongs to the form, where the page shows it.
+        if self.has_error("expected_status"):
+            self.add_error(None, self.errors.pop("expected_status"))
+        return cleaned
 
 
 class AssignmentForm(forms.Form):

@@ -51,6 +51,7 @@ from fulfillment.catalog import (
 from fulfillment.errors import (
     BULK_REFUSED,
     BULK_UNDO_REFUSED,
+    BULK_UNDO_STALE,
     DUPLICATE_ASSIGNMENT,
     NO_PERMISSION,
     REMOVE_HAS_HISTORY,
@@ -111,6 +112,7 @@ __all__ = [
     "STALE_STATUS",
     "BULK_REFUSED",
     "BULK_UNDO_REFUSED",
+    "BULK_UNDO_STALE",
     "UNDO_REASON_REQUIRED",
     "UNDO_NOTHING",
     "NO_PERMISSION",

@@ -12,7 +12,7 @@ status and its history together. Public functions follow the service contract (R
 from __future__ import annotations
 
 import datetime
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from functools import cache
 from typing import Any
 
@@ -33,6 +33,7 @@ from fulfillment.errors import (
     ALLOWED_NEXT,
     BULK_REFUSED,
     BULK_UNDO_REFUSED,
+    BULK_UNDO_STALE,
     INVALID_SOURCE,
     INVALID_STATUS,
     NO_PERMISSION,
@@ -40,6 +41,7 @@ from fulfillment.errors import (
     TRANSITION_REFUSED,
     UNDO_NOTHING,
     UNDO_REASON_REQUIRED,
+    UNDO_UNSEEN,
     BlockedRow,
     BulkTransitionError,
     InvalidTransitionError,
@@ -377,20 +379,21 @@ def undo_fulfillment_status(
     assignment_id: int,
     *,
     reason: str,
+    expected_status: str,
     connection: BaseDatabaseWrapper,
-    expected_status: str | None = None,
     changed_by: Any = None,
     source: str = ChangeSource.PAGE,
 ) -> EventRecipientPackage:
     """Step one assignment back one status (delivered -> ready -> pending).
 
-    Needs the undo permission and a reason, which is kept in the history like any change.
-    A stale `expected_status` (someone undid or moved it meanwhile) is refused.
+    Needs the undo permission, a reason, which is kept in the history like any change, and
+    the status the caller saw (`expected_status`): the step goes back from that status only.
+    A row already one step below it (this undo posted again, or a colleague was faster) is
+    left as it is, no history; any other status is refused as stale, with the row as it is.
     """
     require_atomic(connection, "undo_fulfillment_status")
     reason = _undo_reason(reason)
-    if expected_status is not None:
-        expected_status = _validate_status(expected_status, "expected_status")
+    expected_status = _validate_status(expected_status, "expected_status")
     source = _validate_source(source)
 
     assignment = _locked(
@@ -401,6 +404,8 @@ def undo_fulfillment_status(
         action=UNDO_STATUS_ACTION,
     )
     current = assignment.fulfillment_status
+    if current != expected_status and current == previous_status(expected_status):
+        return assignment  # already stepped back from what the caller saw
     _refuse_if_stale(assignment, expected_status)
     target = previous_status(current)
     if target is None:
@@ -408,41 +413,72 @@ def undo_fulfillment_status(
     return _record_change(assignment, target, changed_by, source, reason, connection)
 
 
+def _expected_statuses(expected_status: Any, ids: list[int]) -> dict[int, str]:
+    """The status the caller saw for each selected row, each checked."""
+    if not isinstance(expected_status, Mapping):
+        raise ValidationError(
+            {"expected_status": ["expected_status must map each selected id to its status."]}
+        )
+    missing = [pk for pk in ids if pk not in expected_status]
+    if missing:
+        raise ValidationError(
+            {"expected_status": [UNDO_UNSEEN.format(ids=", ".join(map(str, missing)))]}
+        )
+    return {pk: _validate_status(expected_status[pk], "expected_status") for pk in ids}
+
+
+def _undo_plan(rows: list[tuple[int, str]], seen: dict[int, str], alias: str) -> list:
+    """The rows to step back, as (id, status); a row already one step below what was seen is
+    left out; pending or moved rows refuse the whole change (BulkTransitionError)."""
+    steps, pending, stale = [], [], []
+    for pk, current in rows:
+        if current == seen[pk]:
+            (steps if previous_status(current) else pending).append((pk, current))
+        elif current != previous_status(seen[pk]):
+            stale.append(pk)
+    for refused, message in ((pending, BULK_UNDO_REFUSED), (stale, BULK_UNDO_STALE)):
+        if refused:
+            ids = [row[0] for row in refused] if refused is pending else refused
+            blocked = _blocked_rows(ids, alias)
+            raise BulkTransitionError(
+                message.format(count=len(blocked), rows=_listed(blocked)),
+                blocked=blocked,
+                requested="previous",
+            )
+    return steps
+
+
 def bulk_undo_fulfillment_status(
     assignment_ids: Iterable[int],
     *,
     reason: str,
+    expected_status: Mapping[int, str],
     connection: BaseDatabaseWrapper,
     changed_by: Any = None,
     source: str = ChangeSource.ADMIN,
 ) -> int:
     """Step many assignments back one status each, all or nothing; returns how many changed.
 
-    Each row goes back from its own status (delivered -> ready, ready -> pending). A pending
-    row cannot go back, so any pending row in the selection refuses the whole change with
-    BulkTransitionError listing those rows. Rows are locked in primary-key order; the
-    number of statements does not grow with the selection (one update and one history
-    insert per source status).
+    `expected_status` maps each selected id to the status the caller saw; each row goes
+    back from that status (delivered -> ready, ready -> pending). A row already one step
+    below it (the same confirmation posted again) is left as it is, not counted, no
+    history. A pending row, or one that moved to another status meanwhile, refuses the
+    whole change with BulkTransitionError listing those rows as they now are. Rows are
+    locked in primary-key order; the number of statements does not grow with the selection
+    (one update and one history insert per source status).
     """
     require_atomic(connection, "bulk_undo_fulfillment_status")
     reason = _undo_reason(reason)
     ids = _selection(assignment_ids)
+    seen = _expected_statuses(expected_status, ids)
     source = _validate_source(source)
     _check_permission(changed_by, UNDO_STATUS_PERM, UNDO_STATUS_ACTION, connection)
     if not ids:
         return 0
-    rows = _lock_selection(ids, None, connection.alias)
-    pending = [pk for pk, status in rows if previous_status(status) is None]
-    if pending:
-        blocked = _blocked_rows(pending, connection.alias)
-        raise BulkTransitionError(
-            BULK_UNDO_REFUSED.format(count=len(blocked), rows=_listed(blocked)),
-            blocked=blocked,
-            requested="previous",
-        )
+    steps = _undo_plan(_lock_selection(ids, None, connection.alias), seen, connection.alias)
     now = timezone.now()
     for current in (FulfillmentStatus.DELIVERED, FulfillmentStatus.READY):
-        group = [pk for pk, status in rows if status == current]
+        group = [pk for pk, status in steps if status == current]
         if group:
             _step_rows(
                 group,
@@ -454,4 +490,4 @@ def bulk_undo_fulfillment_status(
                 note=reason,
                 connection=connection,
             )
-    return len(rows)
+    return len(steps)

@@ -9,7 +9,7 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 
-from eventplanner.admin_base import ModelAdmin
+from eventplanner.admin_base import ModelAdmin, TabularInline
 from planning.kinds import KINDS, PRODUCTION, TargetKind
 from planning.models import (
     Event,
@@ -22,10 +22,10 @@ from planning.transfer.baketracker import LIMITS, MAX_FILE_BYTES
 from planning.transfer.report import ImportReport, as_dict
 
 
-def _target_inline(kind: TargetKind) -> type[admin.TabularInline]:
+def _target_inline(kind: TargetKind) -> type[TabularInline]:
     """An event's targets of one kind, edited on the event's page."""
 
-    class TargetInline(admin.TabularInline):
+    class TargetInline(TabularInline):
         model = kind.target_model
         extra = 0
         autocomplete_fields = [kind.item_field]
@@ -162,7 +162,7 @@ class RecipeAdmin(ModelAdmin):
     search_fields = ["name", "category", "notes"]
 
 
-class ComponentInline(admin.TabularInline):
+class ComponentInline(TabularInline):
     model = FinishedGoodComponent
     extra = 1
     autocomplete_fields = ["recipe"]

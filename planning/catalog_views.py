@@ -20,11 +20,11 @@ from django.core.exceptions import PermissionDenied
 from django.db import IntegrityError, router, transaction
 from django.db.models import Count, Model, ProtectedError, Q, QuerySet
 from django.db.models.deletion import Collector
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_http_methods
 
-from eventplanner.htmx import page_or_fragment
+from eventplanner.htmx import ALREADY_DELETED, page_or_fragment
 from planning.forms import ComponentFormSet, FinishedGoodForm, RecipeForm
 from planning.models import AssemblyRun, FinishedGood, ProductionRun, Recipe
 from planning.views.common import SAVED_MEANWHILE
@@ -192,16 +192,22 @@ def catalog_form(request: HttpRequest, catalog: str, pk: int | None = None) -> H
 @login_required
 def catalog_delete(request: HttpRequest, catalog: str, pk: int) -> HttpResponse:
     described = _catalog(request, catalog, "delete")
-    obj = get_object_or_404(described.model, pk=pk)
     list_url = described.urls["list"]
+    obj = described.model.objects.filter(pk=pk).first()
+    if obj is None and request.method == "POST":
+        return _already_deleted(request, described, list_url)
+    if obj is None:
+        raise Http404("No such entry.")
     error = deletion_blocker(obj) if request.method == "GET" else None
     if request.method == "POST":
         try:
             with transaction.atomic():
-                obj.delete()
+                deleted = _delete_locked(described.model, pk)
         except ProtectedError as protected:
             error = protected_reason(str(obj), protected)
         else:
+            if not deleted:
+                return _already_deleted(request, described, list_url, str(obj))
             messages.success(request, f"Deleted {obj}.")
             return redirect(list_url)
     return render(
@@ -210,3 +216,24 @@ def catalog_delete(request: HttpRequest, catalog: str, pk: int) -> HttpResponse:
         {"object": obj, "error": error, "back": list_url, "nav": described.nav},
         status=409 if error and request.method == "POST" else 200,
     )
+
+
+def _delete_locked(model: type[Model], pk: int) -> bool:
+    """Delete the row, locked first (FOR UPDATE), inside the caller's transaction; False
+    when it was already gone. The lock makes the PROTECT check hold until commit: a target
+    or run being written for the item holds its row FOR KEY SHARE, so this waits for it and
+    then refuses, or makes it wait and then find the item gone; never a foreign-key error
+    at commit."""
+    locked = model.objects.select_for_update().filter(pk=pk).first()
+    if locked is None:
+        return False
+    locked.delete()
+    return True
+
+
+def _already_deleted(
+    request: HttpRequest, catalog: Catalog, list_url: str, name: str = ""
+) -> HttpResponse:
+    what = name or f"This {catalog.model._meta.verbose_name}"
+    messages.info(request, ALREADY_DELETED.format(what=what))
+    return redirect(list_url)

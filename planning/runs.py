@@ -14,8 +14,8 @@ from django.db.backends.base.base import BaseDatabaseWrapper
 from django.utils import timezone
 
 from eventplanner.domain import (
+    lock_referenced,
     require_atomic,
-    require_exists,
     validate_id,
     validate_non_negative_int,
     validate_positive_int,
@@ -93,10 +93,12 @@ def record_run(
     The run comes back with its item loaded."""
     require_atomic(connection, "record_run")
     _validate_details(kind, amount, details)
-    validate_id(item_id, kind.item_id_field)
+    # Locked as the foreign keys' own check at commit would lock them: a delete racing this
+    # run waits, then sees the run (and refuses), instead of failing the run at commit.
+    lock_referenced(kind.item_model, item_id, kind.item_id_field, connection=connection)
     item = kind.item_model._default_manager.using(connection.alias).get(pk=item_id)
     if details.event_id is not None:
-        require_exists(Event, details.event_id, "event_id", connection=connection)
+        lock_referenced(Event, details.event_id, "event_id", connection=connection)
     fields = {
         kind.item_field: item,
         "event_id": details.event_id,

@@ -49,10 +49,21 @@ def _item_of_event(
 
 @cache
 def _item_sql(kind: TargetKind, alias: str) -> str:
-    """The item's row and whether the event exists: SELECT item.*, EXISTS (event)."""
-    qn = connections[alias].ops.quote_name
+    """The item's row and whether the event exists: SELECT item.*, EXISTS (event); on
+    PostgreSQL the two rows, locked."""
+    database = connections[alias]
+    qn = database.ops.quote_name
     item, event = kind.item_model._meta, Event._meta
     columns = ", ".join(f"i.{qn(field.column)}" for field in item.concrete_fields)
+    if database.vendor == "postgresql":
+        # Both rows locked FOR KEY SHARE until commit (see lock_referenced): a delete of the
+        # event or the item waits for this write or makes it find nothing, never a foreign
+        # key error at commit. No row when either is missing; the caller says which.
+        return (
+            f"SELECT {columns}, TRUE FROM {qn(item.db_table)} i, {qn(event.db_table)} e "
+            f"WHERE e.{qn(event.pk.column)} = %s AND i.{qn(item.pk.column)} = %s "
+            "FOR KEY SHARE"
+        )
     return (
         f"SELECT {columns}, EXISTS (SELECT 1 FROM {qn(event.db_table)} "
         f"WHERE {qn(event.pk.column)} = %s) FROM {qn(item.db_table)} i "

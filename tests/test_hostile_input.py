@@ -69,6 +69,10 @@ SPECIAL = [
     "\u202egnp.exe",
     "%00",
     "../../etc/passwd",
+    "²",  # "²".isdigit() is true, int("²") fails
+    "١٢",  # Arabic-Indic digits: int() takes them, a column lookup may not
+    "2147483648",  # a year or an id past 2^31
+    "a\x00b",
 ]
 TEXT = st.text(st.characters(exclude_categories=("Cs",)), max_size=40)
 LONG = st.integers(201, 20_000).map(lambda n: "x" * n)
@@ -247,7 +251,63 @@ FULFILLMENT_ENDPOINTS = [
     ),
 ]
 
-ENDPOINTS = PLANNING_ENDPOINTS + FULFILLMENT_ENDPOINTS
+# The admin's lists, filters, date hierarchy and autocompletes, and add and change forms
+# with autocomplete foreign keys: ids that are no ids, NUL, years past 2^31.
+NOT_IDS = ("1.5", "abc", "²", "١", "\x00", "2147483648")
+ADMIN_ENDPOINTS = [
+    Endpoint(
+        "admin:planning_event_changelist",
+        (),
+        ("event_date__year", "event_date__month", "event_date__day", "q"),
+        "get",
+        words=("2026", "12", "24", "2147483648", "0", "10000", "²", "\x00"),
+    ),
+    Endpoint("admin:fulfillment_recipient_changelist", (), ("household", "q"), "get"),
+    Endpoint(
+        "admin:fulfillment_eventrecipientpackage_changelist",
+        (),
+        ("fulfillment_status__exact", "event__id__exact", "package__id__exact", "q"),
+        "get",
+        words=(*STATUSES, "@package", *NOT_IDS),
+    ),
+    Endpoint(
+        "admin:fulfillment_fulfillmentstatuschange_changelist",
+        (),
+        ("source", "to_status", "changed_at__year", "changed_at__month", "q"),
+        "get",
+        words=("page", "admin", "ready", "2026", "2147483648", *NOT_IDS),
+    ),
+    Endpoint(
+        "admin:autocomplete",
+        (),
+        ("term", "app_label", "model_name", "field_name"),
+        "get",
+        words=(
+            *("fulfillment", "planning", "eventrecipientpackage", "eventproductiontarget"),
+            *("event", "recipient", "package", "recipe", "M", "\x00"),
+        ),
+    ),
+    Endpoint(
+        "admin:fulfillment_eventrecipientpackage_add",
+        (),
+        ("event", "recipient", "package", "quantity", "notes"),
+        words=("@recipient", "@package", "1", *NOT_IDS),
+    ),
+    Endpoint(
+        "admin:fulfillment_eventrecipientpackage_change",
+        ("assignment",),
+        ("event", "recipient", "package", "quantity", "notes"),
+        words=("@recipient", "@package", "1", *NOT_IDS),
+    ),
+    Endpoint(
+        "admin:planning_eventproductiontarget_add",
+        (),
+        ("event", "recipe", "target_batches", "notes"),
+        words=("@targeted_recipe", "1", *NOT_IDS),
+    ),
+]
+
+ENDPOINTS = PLANNING_ENDPOINTS + FULFILLMENT_ENDPOINTS + ADMIN_ENDPOINTS
 
 
 # ---------------------------------------------------------------------------------------
@@ -495,3 +555,52 @@ def test_the_delete_action_of_any_admin_list_refuses_a_selection_that_is_not_an_
     assert response.status_code == 200
     assert "select the rows again" in response.content.decode()
     assert db_state() == before
+
+
+@pytest.mark.parametrize("value", ["²", "١٢", "1.5", "abc"])
+def test_needs_apply_with_ids_that_are_no_ascii_digits_is_a_message(planner_client, value):
+    from tests.planning.factories import EventFactory
+
+    event = EventFactory()
+    url = reverse("planning:needs_apply", args=[event.pk])
+    assert planner_client.post(url, {"recipe_ids": value}).status_code == 200
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "admin:fulfillment_recipient_changelist?household=%00",
+        "admin:fulfillment_eventrecipientpackage_changelist?fulfillment_status__exact=%00",
+        "admin:fulfillment_eventrecipientpackage_changelist?q=a%00b",
+        "admin:planning_event_changelist?event_date__year=2147483648",
+        "admin:planning_event_changelist?event_date__year=2026&event_date__month=13",
+    ],
+)
+def test_admin_lists_answer_a_nul_or_an_impossible_date_with_a_clear_400(admin_client, query):
+    name, _, params = query.partition("?")
+    response = admin_client.get(f"{reverse(name)}?{params}")
+    assert response.status_code == 400
+    assert "NUL" in response.content.decode() or "not one the calendar" in response.content.decode()
+
+
+def test_admin_autocomplete_with_a_nul_in_the_term_answers(admin_client):
+    params = "term=%00M&app_label=fulfillment&model_name=eventrecipientpackage&field_name=recipient"
+    assert admin_client.get(f"{reverse('admin:autocomplete')}?{params}").status_code == 200
+
+
+@pytest.mark.parametrize("value", ["1.5", "abc", "²"])
+def test_admin_add_form_with_a_non_integer_autocomplete_id_is_a_form_error(admin_client, value):
+    url = reverse("admin:fulfillment_eventrecipientpackage_add")
+    data = {"event": value, "recipient": value, "package": value, "quantity": "1"}
+    response = admin_client.post(url, data)
+    assert response.status_code == 200
+    assert "Select a valid choice" in response.content.decode()
+
+
+def test_admin_change_form_with_a_non_integer_autocomplete_id_is_a_form_error(admin_client):
+    from tests.fulfillment.factories import AssignmentFactory
+
+    row = AssignmentFactory()
+    url = reverse("admin:fulfillment_eventrecipientpackage_change", args=[row.pk])
+    data = {"event": "1.5", "recipient": "²", "package": "abc", "quantity": "1"}
+    assert admin_client.post(url, data).status_code == 200

@@ -402,3 +402,20 @@ def test_csv_export_writes_formulas_as_text_and_markup_as_it_is(world, admin_cli
         assert mine[0]["Package"] == "'@SUM(A1:A9)"
         for row in rows:
             assert not any(value.startswith(("=", "+", "-", "@")) for value in row.values())
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["＝1+1", "＋SUM(A1)", "－2", "＠SUM(A1)", "﹦1", "−1", "  =1+1", "\u00a0@x", "\u3000＝1"],
+)
+def test_csv_export_neutralises_fullwidth_and_other_formula_leading_characters(name):
+    from fulfillment.views.exports import csv_safe
+
+    assert csv_safe(name) == "'" + name
+
+
+@pytest.mark.parametrize("name", ["Aunt Mary", "100% butter", "1+1", "a=b", "O'Brien"])
+def test_csv_export_leaves_ordinary_text_as_it_is(name):
+    from fulfillment.views.exports import csv_safe
+
+    assert csv_safe(name) == name

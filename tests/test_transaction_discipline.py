@@ -192,7 +192,9 @@ def test_services_query_only_the_connection_they_are_given():
         fulfillment_services.bulk_update_fulfillment_status(
             [assignment.pk], "delivered", connection=other
         )
-        fulfillment_services.undo_fulfillment_status(assignment.pk, reason="test", connection=other)
+        fulfillment_services.undo_fulfillment_status(
+            assignment.pk, reason="test", expected_status="delivered", connection=other
+        )
         fulfillment_services.get_packages_by_status(event.pk, connection=other)
         fulfillment_services.get_recipient_history(recipient.pk, connection=other)
         fulfillment_services.get_status_history(assignment.pk, connection=other)

@@ -1,7 +1,8 @@
 """What the fulfillment pages share: permissions, the page's filter carried in URLs, loading
 the event and one of its rows, how a row is shown, and the words for a refused change.
 
-Nothing here opens a transaction: the views do, and call these inside them."""
+Nothing here opens a transaction, except the answer for a row removed meanwhile, a whole
+phase of a view of its own: the views do, and call these inside them."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 from django.core.exceptions import ObjectDoesNotExist, PermissionDenied
-from django.db import connection
+from django.db import connection, transaction
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, render
 from django.template.backends.utils import csrf_input
@@ -20,7 +21,7 @@ from django.template.defaultfilters import linebreaksbr
 from django.urls import reverse
 from django.utils import dateformat, timezone
 
-from eventplanner.htmx import Attempt, Outcome, error_text
+from eventplanner.htmx import Attempt, Outcome, error_text, respond
 from fulfillment import services
 from fulfillment.forms import FulfillmentFilterForm
 from fulfillment.models import EventRecipientPackage, FulfillmentStatus
@@ -36,6 +37,8 @@ PERM_ADD_ASSIGNMENT = "fulfillment.add_eventrecipientpackage"
 PERM_EDIT_ASSIGNMENT = "fulfillment.change_eventrecipientpackage"
 PERM_REMOVE_ASSIGNMENT = "fulfillment.delete_eventrecipientpackage"
 
+ROW_GONE = "This package was removed from the event meanwhile, so nothing was changed."
+ALREADY_REMOVED = "This package was already removed from the event."
 CONFLICT = "Changed by {who} at {when}: this package is now {status}. Nothing was changed."
 
 
@@ -278,3 +281,18 @@ def row_messages(change: Attempt, outcome: Outcome) -> dict[str, Any]:
         "notice": outcome.text if stale else None,
         "error": outcome.text if refused and not stale else None,
     }
+
+
+def row_gone(request: HttpRequest, event: Event, filters: dict[str, Any], text: str = ROW_GONE):
+    """The answer to a change of a row that was removed meanwhile: for htmx the row leaves
+    the list (with the counts as they now are), otherwise the page with the message."""
+    outcome = Outcome("warning", text)
+    with transaction.atomic():
+        counts = services.get_status_counts(event.pk, connection=connection)
+    context = {"event": event, "counts": counts, "oob": True, "removed_text": text}
+    return respond(
+        request,
+        outcome,
+        fragment=lambda: render(request, f"{PAGE}#removed", context),
+        redirect_to=page_url(event, filters),
+    )

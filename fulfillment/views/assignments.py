@@ -11,21 +11,32 @@ from typing import Any
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ObjectDoesNotExist, ValidationError
 from django.db import connection, transaction
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django.views.decorators.vary import vary_on_headers
 
-from eventplanner.htmx import Attempt, Outcome, error_text, respond, wants_fragment
+from eventplanner.htmx import (
+    DELETED_MEANWHILE,
+    Attempt,
+    Outcome,
+    error_text,
+    keep_typing,
+    respond,
+    saved_but_not_shown,
+    wants_fragment,
+)
+from eventplanner.middleware import DATABASE_UNAVAILABLE_ERRORS
 from fulfillment import services
 from fulfillment.forms import AssignmentEditForm, AssignmentForm, UndoForm
 from fulfillment.models import EventRecipientPackage, Recipient
 from fulfillment.views._common import (
+    ALREADY_REMOVED,
     ASSIGNMENT_PAGE,
-    PAGE,
     PERM_ADD_ASSIGNMENT,
     PERM_EDIT_ASSIGNMENT,
     PERM_REMOVE_ASSIGNMENT,
+    ROW_GONE,
     filter_query,
     filters_of,
     get_event,
@@ -36,6 +47,7 @@ from fulfillment.views._common import (
     render_row,
     require,
     row_context,
+    row_gone,
 )
 from planning.models import Event
 
@@ -105,7 +117,7 @@ def assignment_edit(request: HttpRequest, event_id: int, assignment_id: int) -> 
         form = AssignmentEditForm(initial={"quantity": row.quantity, "notes": row.notes})
         return row_or_page(request, event, row, history, focus="edit", edit_form=form)
     form = AssignmentEditForm(request.POST)
-    with Attempt() as change, transaction.atomic():
+    with Attempt(ValidationError, ObjectDoesNotExist) as change, transaction.atomic():
         if form.is_valid():
             services.update_assignment(
                 row.pk,
@@ -113,6 +125,10 @@ def assignment_edit(request: HttpRequest, event_id: int, assignment_id: int) -> 
                 notes=form.cleaned_data["notes"],
                 connection=connection,
             )
+    if isinstance(change.error, ObjectDoesNotExist):
+        # Removed meanwhile: the form is shown again as typed, on the row as it was.
+        form.add_error(None, ROW_GONE)
+        return row_or_page(request, event, row, history, focus="edit", edit_form=form)
     if refused_on_form(form, change):
         return row_or_page(request, event, row, history, focus="edit", edit_form=form)
     with transaction.atomic():
@@ -133,15 +149,23 @@ def assignment_remove(request: HttpRequest, event_id: int, assignment_id: int) -
     """Remove a pending assignment without history; anything else is refused with why."""
     require(request, PERM_REMOVE_ASSIGNMENT)
     filters = filters_of(request)
+    confirmed = wants_fragment(request) or request.POST.get("confirm") == "yes"
     with transaction.atomic():
         event = get_event(event_id)
-        row = get_row(event, assignment_id)
-    if not wants_fragment(request) and request.POST.get("confirm") != "yes":
+        row = EventRecipientPackage.objects.filter(pk=assignment_id, event=event).first()
+    if row is None and confirmed:
+        # The second of a double submit lands where the first did.
+        return row_gone(request, event, filters, ALREADY_REMOVED)
+    if row is None:
+        raise Http404("No such package for this event.")
+    if not confirmed:
         # The htmx button asks in the browser (hx-confirm); without JavaScript, ask here.
         context = {"event": event, "a": row, "filter_query": filter_query(filters)}
         return render(request, "fulfillment/assignment_confirm_remove.html", context)
-    with Attempt() as change, transaction.atomic():
+    with Attempt(ValidationError, ObjectDoesNotExist) as change, transaction.atomic():
         services.remove_assignment(row.pk, connection=connection)
+    if isinstance(change.error, ObjectDoesNotExist):
+        return row_gone(request, event, filters, ALREADY_REMOVED)
     outcome = change.outcome(f"Removed {row.package.name} for {row.recipient.name}.")
     if change.error is not None:
         with transaction.atomic():
@@ -152,15 +176,10 @@ def assignment_remove(request: HttpRequest, event_id: int, assignment_id: int) -
             fragment=lambda: render_row(request, event, row, error=outcome.text),
             redirect_to=page_url(event, filters, f"#assignment-{row.pk}"),
         )
-    with transaction.atomic():
-        counts = services.get_status_counts(event.pk, connection=connection)
-    context = {"event": event, "counts": counts, "oob": True, "removed_text": outcome.text}
-    return respond(
-        request,
-        outcome,
-        fragment=lambda: render(request, f"{PAGE}#removed", context),
-        redirect_to=page_url(event, filters),
-    )
+    try:
+        return row_gone(request, event, filters, outcome.text)
+    except DATABASE_UNAVAILABLE_ERRORS:
+        return saved_but_not_shown(request, outcome.text)
 
 
 def _refused_assignment(form: AssignmentForm, context: dict, error: Exception) -> None:
@@ -227,6 +246,8 @@ def assignment_new(request: HttpRequest, event_id: int) -> HttpResponse:
             choice["notes"],
             connection=connection,
         )
+    if isinstance(change.error, Event.DoesNotExist):
+        return _event_gone(request, form)
     if change.error is not None:
         _refused_assignment(form, context, change.error)
         return _new_form(request, context)
@@ -240,4 +261,14 @@ def assignment_new(request: HttpRequest, event_id: int) -> HttpResponse:
         outcome,
         fragment=lambda: render(request, f"{NEW_PAGE}#form", context),
         redirect_to=page_url(event, {}, f"#assignment-{created.pk}"),
+    )
+
+
+def _event_gone(request: HttpRequest, form: AssignmentForm) -> HttpResponse:
+    """The event was deleted while the package was being assigned: nothing was saved; for
+    htmx the form stays as chosen, otherwise a page says so."""
+    text = DELETED_MEANWHILE.format(what="This event")
+    context = {"message": text, "typed": [], "nav": "events"}
+    return keep_typing(
+        request, text, lambda: render(request, "planning/event_gone.html", context, status=410)
     )

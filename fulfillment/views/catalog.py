@@ -14,18 +14,20 @@ from urllib.parse import urlencode
 from django import forms
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ObjectDoesNotExist, ValidationError
-from django.db import connection, transaction
-from django.http import HttpRequest, HttpResponse
+from django.db import IntegrityError, connection, transaction
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods
 from django.views.decorators.vary import vary_on_headers
 
 from eventplanner.htmx import (
+    ALREADY_DELETED,
     Attempt,
     Outcome,
     apply_form_errors,
     error_text,
+    gone_text,
     respond,
     wants_fragment,
 )
@@ -218,20 +220,32 @@ def _form_view(request: HttpRequest, kind: Catalog, entry) -> HttpResponse:
     fields = dict(form.cleaned_data)
     if items is not None:
         fields["items"] = package_items_from(items)
-    refusals = (ValidationError, ObjectDoesNotExist) if kind.missing_text else (ValidationError,)
+    # A unique name taken by a save at the same moment fails at the write, after the check:
+    # it is the same refusal as the check's, so it gets the same words (the unique index is
+    # the only thing that sees both saves; a savepoint is not the services' to take).
+    refusals = (ValidationError, ObjectDoesNotExist, IntegrityError)
     with Attempt(*refusals) as change, transaction.atomic():
         if entry is None:
             saved = kind.create(**fields, connection=connection)
         else:
             saved = kind.update(entry.pk, **fields, connection=connection)
-    if isinstance(change.error, ValidationError):
-        apply_form_errors(form, change.error)
-    elif change.error is not None:
-        form.add_error(None, kind.missing_text)
     if change.error is not None:
+        _refused_save(kind, form, entry, fields, change.error)
         return _page_or_part(request, FORM_PAGE, "form", context)
     outcome = Outcome("success", f"Saved {saved.name}.")
     return respond(request, outcome, fragment=None, redirect_to=kind.url("detail", saved.pk))
+
+
+def _refused_save(kind: Catalog, form: forms.Form, entry, fields: dict, error: Exception) -> None:
+    """Say on the form, which keeps what was typed, why the entry was not saved."""
+    if isinstance(error, ValidationError):
+        apply_form_errors(form, error)
+    elif isinstance(error, IntegrityError):
+        form.add_error("name", services.PACKAGE_NAME_TAKEN.format(name=fields["name"].strip()))
+    elif entry is not None and isinstance(error, type(entry).DoesNotExist):
+        form.add_error(None, gone_text(error))
+    else:
+        form.add_error(None, kind.missing_text or gone_text(error))
 
 
 @require_http_methods(["GET", "POST"])
@@ -256,9 +270,14 @@ def catalog_delete(request: HttpRequest, catalog: str, **url_ids: int) -> HttpRe
     """Confirm, then delete; an entry that assignments use is kept and the page says why."""
     kind = CATALOGS[catalog]
     require(request, kind.perm("delete"))
-    with transaction.atomic():
-        entry = kind.load(kind.entry_id(url_ids))
-        in_use = kind.in_use(entry)
+    try:
+        with transaction.atomic():
+            entry = kind.load(kind.entry_id(url_ids))
+            in_use = kind.in_use(entry)
+    except Http404:
+        if request.method != "POST":
+            raise
+        return _already_deleted(request, kind, f"This {kind.name}")
     context = {
         "object": entry,
         "kind": kind.name,
@@ -270,10 +289,19 @@ def catalog_delete(request: HttpRequest, catalog: str, **url_ids: int) -> HttpRe
     }
     if request.method == "GET":
         return render(request, CONFIRM_DELETE, context)
-    with Attempt() as change, transaction.atomic():
+    with Attempt(ValidationError, ObjectDoesNotExist) as change, transaction.atomic():
         kind.delete(entry.pk, connection=connection)
+    if isinstance(change.error, ObjectDoesNotExist):
+        # A double submit: the first request deleted it while this one waited for its lock.
+        return _already_deleted(request, kind, str(entry))
     if change.error is not None:
         context["error"] = error_text(change.error)
         return _page_or_part(request, CONFIRM_DELETE, "form", context)
     outcome = Outcome("success", f"Deleted {entry}.")
+    return respond(request, outcome, fragment=None, redirect_to=kind.url("list"))
+
+
+def _already_deleted(request: HttpRequest, kind: Catalog, what: str) -> HttpResponse:
+    """Where the first of a double submit landed: the list, saying it is gone."""
+    outcome = Outcome("success", ALREADY_DELETED.format(what=what))
     return respond(request, outcome, fragment=None, redirect_to=kind.url("list"))

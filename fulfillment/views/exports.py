@@ -4,6 +4,7 @@ checklist of an event."""
 from __future__ import annotations
 
 import csv
+import unicodedata
 from typing import Any
 
 from django.contrib.auth.decorators import login_required
@@ -17,7 +18,10 @@ from django.views.decorators.http import require_GET
 from fulfillment import services
 from fulfillment.views._common import abilities, filters_of, get_event
 
-FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+# What a spreadsheet may read as the start of a formula or a command, checked after NFKC
+# folds the fullwidth and small forms (＝ ＋ － ＠, ﹦ ...) into these and after leading
+# spaces, which some spreadsheets skip; U+2212 (−) is a minus sign that NFKC leaves alone.
+FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r", "\n", "\u2212")
 CSV_HEADER = [
     "Recipient",
     "Household",
@@ -33,9 +37,14 @@ CSV_HEADER = [
 def csv_safe(value: Any) -> Any:
     """Text that a spreadsheet would read as a formula is prefixed with an apostrophe, so a
     recipient called =HYPERLINK(...) stays text. Numbers are written as they are."""
-    if isinstance(value, str) and value.startswith(FORMULA_PREFIXES):
+    if isinstance(value, str) and formula_like(value):
         return "'" + value
     return value
+
+
+def formula_like(text: str) -> bool:
+    folded = unicodedata.normalize("NFKC", text).lstrip(" \u00a0\u3000")
+    return folded.startswith(FORMULA_PREFIXES) or text.startswith(("\t", "\r"))
 
 
 @require_GET

@@ -9,7 +9,7 @@ every transaction holds the write lock."""
 from __future__ import annotations
 
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import ValidationError
+from django.core.exceptions import ObjectDoesNotExist, ValidationError
 from django.db import connection, transaction
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
@@ -36,6 +36,7 @@ from fulfillment.views._common import (
     render_row_update,
     require,
     row_context,
+    row_gone,
     row_messages,
     with_query,
 )
@@ -68,7 +69,7 @@ def assignment_status(request: HttpRequest, event_id: int, assignment_id: int) -
     with transaction.atomic():
         event = get_event(event_id)
         get_row(event, assignment_id)
-    with Attempt() as change, transaction.atomic():
+    with Attempt(ValidationError, ObjectDoesNotExist) as change, transaction.atomic():
         new_status, expected = _requested(form)
         services.update_fulfillment_status(
             assignment_id,
@@ -78,9 +79,14 @@ def assignment_status(request: HttpRequest, event_id: int, assignment_id: int) -
             source=ChangeSource.PAGE,
             connection=connection,
         )
-    with transaction.atomic():
-        row = get_row(event, assignment_id)
-        counts = services.get_status_counts(event.pk, connection=connection)
+        # Read in the change's own transaction: the answer to a saved change never hangs on
+        # a second transaction that could fail and show "nothing was changed".
+        row, counts = _shown(event, assignment_id)
+    if isinstance(change.error, ObjectDoesNotExist):
+        return row_gone(request, event, filters_of(request))
+    if change.error is not None:
+        with transaction.atomic():  # nothing was saved: a failure here is an honest 503
+            row, counts = _shown(event, assignment_id)
     moved = f"{row.recipient.name}: {row.package.name} is now {row.fulfillment_status}."
     outcome = outcome_of(change, row, moved)
     checklist = request.POST.get("view") == "checklist"
@@ -97,6 +103,18 @@ def assignment_status(request: HttpRequest, event_id: int, assignment_id: int) -
     else:
         back = page_url(event, filters_of(request), f"#assignment-{row.pk}")
     return respond(request, outcome, fragment=fragment, redirect_to=back)
+
+
+def _shown(event, assignment_id: int) -> tuple:
+    """The row as it now is and the page's counts, inside the caller's transaction."""
+    return get_row(event, assignment_id), services.get_status_counts(
+        event.pk, connection=connection
+    )
+
+
+def _shown_with_history(event, assignment_id: int) -> tuple:
+    row, counts = _shown(event, assignment_id)
+    return row, services.get_status_history(row.pk, connection=connection), counts
 
 
 def _nothing_to_try(form: BulkStatusForm) -> Outcome | None:
@@ -155,18 +173,26 @@ def bulk_status(request: HttpRequest, event_id: int) -> HttpResponse:
                 event_id=event.pk,
                 connection=connection,
             )
+            # As for one row: the list a saved change shows is read before it commits.
+            listed = _listed(request, event, filters, set())
         outcome = _bulk_outcome(change, len(ids), new_status, changed)
         kept = set(ids) if change.error else set()
-    context = {"result": _bulk_result(change, outcome, new_status)}
-    if wants_fragment(request):  # without JavaScript the page is loaded anew
-        with transaction.atomic():
-            context.update(list_context(request, event, filters, kept))
+    if outcome.level != "success":
+        with transaction.atomic():  # nothing was saved
+            listed = _listed(request, event, filters, kept)
+    context = {"result": _bulk_result(change, outcome, new_status), **listed}
     return respond(
         request,
         outcome,
         fragment=lambda: render_list_update(request, context),
         redirect_to=page_url(event, filters),
     )
+
+
+def _listed(request: HttpRequest, event, filters: dict, kept: set[int]) -> dict:
+    """The list for htmx, inside the caller's transaction; without JavaScript the page is
+    loaded anew."""
+    return list_context(request, event, filters, kept) if wants_fragment(request) else {}
 
 
 def _offer_undo(request: HttpRequest, event_id: int, assignment_id: int) -> HttpResponse:
@@ -188,20 +214,23 @@ def assignment_undo(request: HttpRequest, event_id: int, assignment_id: int) -> 
         event = get_event(event_id)
         row = get_row(event, assignment_id)
     form = UndoForm(request.POST)
-    with Attempt() as change, transaction.atomic():
+    with Attempt(ValidationError, ObjectDoesNotExist) as change, transaction.atomic():
         if form.is_valid():
             services.undo_fulfillment_status(
                 row.pk,
                 reason=form.cleaned_data["reason"],
-                expected_status=form.cleaned_data["expected_status"] or None,
+                expected_status=form.cleaned_data["expected_status"],
                 changed_by=request.user,
                 source=ChangeSource.PAGE,
                 connection=connection,
             )
-    with transaction.atomic():
-        row = get_row(event, assignment_id)
-        history = services.get_status_history(row.pk, connection=connection)
-        counts = services.get_status_counts(event.pk, connection=connection)
+            # Read before the step back commits (see assignment_status).
+            row, history, counts = _shown_with_history(event, assignment_id)
+    if isinstance(change.error, ObjectDoesNotExist):
+        return row_gone(request, event, filters_of(request))
+    if change.error is not None or not form.is_valid():
+        with transaction.atomic():  # nothing was saved
+            row, history, counts = _shown_with_history(event, assignment_id)
     # Nothing to undo, or a reason of only spaces: said on the form, like a blank reason.
     if refused_on_form(form, change):
         return row_or_page(request, event, row, history, focus="undo", undo_form=form)

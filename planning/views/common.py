@@ -4,21 +4,28 @@ the words and links more than one page uses."""
 from __future__ import annotations
 
 import datetime
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode
 
 from django import forms
-from django.core.exceptions import ValidationError
-from django.db import IntegrityError
+from django.core.exceptions import ObjectDoesNotExist, ValidationError
+from django.db import IntegrityError, transaction
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.urls import reverse
 from django.utils.cache import patch_vary_headers
 
-from eventplanner.htmx import apply_form_errors, wants_fragment
+from eventplanner.htmx import (
+    DELETED_MEANWHILE,
+    answer_after_commit,
+    apply_form_errors,
+    gone_text,
+    keep_typing,
+    wants_fragment,
+)
 from planning import services
 from planning.kinds import KINDS
 from planning.models import Event
@@ -35,15 +42,44 @@ SAVED_MEANWHILE = (
 )
 
 
+EVENT_GONE = DELETED_MEANWHILE.format(what="This event")
+
+
+def answer_change(
+    request: HttpRequest, text: str, read: Callable[[], HttpResponse]
+) -> HttpResponse:
+    """The answer to a committed change of an event's plan (see answer_after_commit); an
+    event deleted right after the change is said, not a server error."""
+    try:
+        return answer_after_commit(request, text, read)
+    except Event.DoesNotExist:
+        return event_gone(request, text="This event was deleted meanwhile.")
+
+
+def answer_form(
+    request: HttpRequest, form: forms.Form, read: Callable[[], HttpResponse]
+) -> HttpResponse:
+    """A refused or invalid form shown again in its part of the dashboard; if the event is
+    gone by then, what was typed is kept (see event_gone)."""
+    try:
+        with transaction.atomic():
+            return read()
+    except Event.DoesNotExist:
+        return event_gone(request, form)
+
+
 @contextmanager
 def refusal_shown_on(form: forms.Form) -> Iterator[None]:
     """Show a refused save on the form instead of raising: a ValidationError per field, and a
-    unique row that someone else saved at the same moment. Enter it outside the write's atomic
+    unique row that someone else saved at the same moment, and a row it refers to that was
+    deleted meanwhile (the form keeps what was typed). Enter it outside the write's atomic
     block, so the write is rolled back before the form is shown again."""
     try:
         yield
     except ValidationError as error:
         apply_form_errors(form, error)
+    except ObjectDoesNotExist as gone:
+        form.add_error(None, gone_text(gone))
     except IntegrityError:
         form.add_error(None, SAVED_MEANWHILE)
 
@@ -135,3 +171,28 @@ def page_or_part(request: HttpRequest, page: str, part: str, context: dict) -> H
     response = render(request, template, context)
     patch_vary_headers(response, ["HX-Request"])
     return response
+
+
+def event_gone(
+    request: HttpRequest, form: forms.Form | None = None, text: str = EVENT_GONE
+) -> HttpResponse:
+    """The event was deleted after the page was shown, so nothing was saved: for htmx the
+    form stays as typed; without JavaScript a page says so and lists what was typed, so it
+    can be entered again elsewhere."""
+
+    def page() -> HttpResponse:
+        context = {"message": text, "typed": typed_values(form), "nav": "events"}
+        return render(request, "planning/event_gone.html", context, status=410)
+
+    return keep_typing(request, text, page)
+
+
+def typed_values(form: forms.Form | None) -> list[tuple[str, str]]:
+    """(label, value) of each filled field of a posted form, as the user typed or chose it."""
+    if form is None or not form.is_bound:
+        return []
+    cleaned = getattr(form, "cleaned_data", {})
+    values = [
+        (field.label, cleaned.get(name, form.data.get(name))) for name, field in form.fields.items()
+    ]
+    return [(str(label), str(value)) for label, value in values if value not in (None, "")]

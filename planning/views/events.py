@@ -8,12 +8,12 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required, permission_required
 from django.core.exceptions import ValidationError
 from django.db import connection, transaction
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods
 
-from eventplanner.htmx import page_or_fragment
+from eventplanner.htmx import ALREADY_DELETED, page_or_fragment
 from planning import services
 from planning.forms import EventFilterForm, EventForm
 from planning.models import Event
@@ -144,18 +144,33 @@ def _same_day_next_year(date: datetime.date) -> datetime.date:
 @login_required
 @permission_required("planning.delete_event", raise_exception=True)
 def event_delete(request: HttpRequest, event_id: int) -> HttpResponse:
-    event = get_object_or_404(Event, pk=event_id)
+    event = Event.objects.filter(pk=event_id).first()
+    if event is None and request.method == "POST":
+        return _already_deleted(request, "This event")
+    if event is None:
+        raise Http404("No such event.")
     error = None
     if request.method == "POST":
         try:
             with transaction.atomic():
                 services.delete_event(event.pk, connection=connection)
+        except Event.DoesNotExist:
+            # A double submit: the first request deleted it while this one waited.
+            return _already_deleted(request, event.name)
         except ValidationError as refused:
             error = " ".join(refused.messages)
         else:
             messages.success(request, f"Deleted {event.name}.")
             return redirect("planning:event_list")
-    with transaction.atomic():
-        check = services.check_event_deletion(event.pk, connection=connection)
+    try:
+        with transaction.atomic():
+            check = services.check_event_deletion(event.pk, connection=connection)
+    except Event.DoesNotExist:
+        return _already_deleted(request, event.name)
     context = {"event": event, "check": check, "error": error, "nav": "events"}
     return render(request, "planning/event_confirm_delete.html", context)
+
+
+def _already_deleted(request: HttpRequest, what: str) -> HttpResponse:
+    messages.info(request, ALREADY_DELETED.format(what=what))
+    return redirect("planning:event_list")

@@ -4,18 +4,18 @@ suggestions into targets."""
 from __future__ import annotations
 
 from django.contrib.auth.decorators import login_required, permission_required
-from django.core.exceptions import ValidationError
+from django.core.exceptions import ObjectDoesNotExist, ValidationError
 from django.db import connection, transaction
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404
 from django.views.decorators.http import require_GET, require_POST
 
-from eventplanner.htmx import apply_form_errors
+from eventplanner.htmx import apply_form_errors, gone_text
 from planning import services
 from planning.forms import ApplyNeedsForm
 from planning.kinds import KINDS
 from planning.models import Event
-from planning.views.common import page_or_part
+from planning.views.common import answer_change, answer_form, event_gone, page_or_part
 from planning.views.dashboard import dashboard_part, done, needs_context
 
 # Applying the suggestions creates and raises targets of both kinds.
@@ -51,6 +51,10 @@ def needs_apply(request: HttpRequest, event_id: int) -> HttpResponse:
                     finished_good_ids=form.cleaned_data["finished_good_ids"],
                     connection=connection,
                 )
+        except Event.DoesNotExist:
+            return event_gone(request)
+        except ObjectDoesNotExist as gone:
+            form.add_error(None, gone_text(gone))
         except ValidationError as error:
             apply_form_errors(form, error)
         else:
@@ -58,17 +62,24 @@ def needs_apply(request: HttpRequest, event_id: int) -> HttpResponse:
                 f"Applied the suggestions: {applied.created} target"
                 f"{'s' if applied.created != 1 else ''} created, {applied.raised} raised."
             )
-            with transaction.atomic():
-                return done(request, event, "needs", message, oob=(*KINDS, "summary"))
+            return answer_change(
+                request,
+                message,
+                lambda: done(request, event, "needs", message, oob=(*KINDS, "summary")),
+            )
     # Re-show the planner's own ticks, not the defaults.
     extra = {
         "needs_form": form,
         "needs_selected_recipes": _posted_ids(request, "recipe_ids"),
         "needs_selected_goods": _posted_ids(request, "finished_good_ids"),
     }
-    with transaction.atomic():
-        return dashboard_part(request, event, "needs", oob=(), extra=extra)
+    return answer_form(
+        request, form, lambda: dashboard_part(request, event, "needs", oob=(), extra=extra)
+    )
 
 
 def _posted_ids(request: HttpRequest, name: str) -> set[int]:
-    return {int(v) for v in request.POST.getlist(name) if v.isdigit()}
+    # "²".isdigit() is true and int("²") fails: only ASCII digits are ids.
+    return {
+        int(v) for v in request.POST.getlist(name) if v.isascii() and v.isdigit() and len(v) < 19
+    }

@@ -9,10 +9,11 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404
 from django.views.decorators.http import require_POST
 
-from eventplanner.htmx import apply_form_errors
+from eventplanner.htmx import apply_form_errors, gone_text
 from planning import services
 from planning.forms import run_form
 from planning.models import Event
+from planning.views.common import answer_change, answer_form, event_gone
 from planning.views.dashboard import dashboard_part, done
 from planning.views.kind_pages import kind_page
 
@@ -34,13 +35,23 @@ def run_add(request: HttpRequest, event_id: int, kind: str) -> HttpResponse:
                     recorded_by=request.user,
                     connection=connection,
                 )
+        except Event.DoesNotExist:
+            return event_gone(request, form)
+        except ObjectDoesNotExist as gone:
+            form.add_error(None, gone_text(gone))
         except ValidationError as error:
             apply_form_errors(form, error)
         else:
-            with transaction.atomic():
-                return done(request, event, fragment, message, oob=(kind, "summary", "runs"))
-    with transaction.atomic():
-        return dashboard_part(request, event, fragment, posted={fragment: form}, oob=())
+            return answer_change(
+                request,
+                message,
+                lambda: done(request, event, fragment, message, oob=(kind, "summary", "runs")),
+            )
+    return answer_form(
+        request,
+        form,
+        lambda: dashboard_part(request, event, fragment, posted={fragment: form}, oob=()),
+    )
 
 
 @require_POST
@@ -55,6 +66,7 @@ def run_delete(request: HttpRequest, event_id: int, kind: str, run_id: int) -> H
     except ObjectDoesNotExist as missing:
         raise Http404("No such run for this event.") from missing
     amount = getattr(run, page.kind.run_amount_field)
-    what = page.run_text(amount, getattr(run, page.kind.item_field).name)
-    with transaction.atomic():
-        return done(request, event, "runs", f"Took back the run of {what}.", oob=(kind, "summary"))
+    text = f"Took back the run of {page.run_text(amount, getattr(run, page.kind.item_field).name)}."
+    return answer_change(
+        request, text, lambda: done(request, event, "runs", text, oob=(kind, "summary"))
+    )

@@ -7,7 +7,7 @@ from typing import Any
 
 from django import forms
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import ValidationError
+from django.core.exceptions import ObjectDoesNotExist, ValidationError
 from django.db import connection, transaction
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -15,13 +15,23 @@ from django.utils.cache import patch_vary_headers
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import trigger_client_event
 
-from eventplanner.htmx import Outcome, apply_form_errors, respond, wants_fragment
+from eventplanner.htmx import (
+    DELETED_MEANWHILE,
+    Outcome,
+    apply_form_errors,
+    gone_text,
+    respond,
+    wants_fragment,
+)
 from planning import services
 from planning.forms import target_edit_form, target_form
 from planning.models import Event
 from planning.views.common import (
     DASHBOARD,
+    answer_change,
+    answer_form,
     dashboard_url,
+    event_gone,
     fulfillment_urls,
     page_numbers,
     page_or_part,
@@ -50,6 +60,10 @@ def target_add(request: HttpRequest, event_id: int, kind: str) -> HttpResponse:
                     form.cleaned_data["notes"],
                     connection=connection,
                 )
+        except Event.DoesNotExist:
+            return event_gone(request, form)
+        except ObjectDoesNotExist as gone:
+            form.add_error(page.kind.item_field, gone_text(gone))
         except ValidationError as error:
             apply_form_errors(form, error)
         else:
@@ -58,10 +72,12 @@ def target_add(request: HttpRequest, event_id: int, kind: str) -> HttpResponse:
                 message = f"Added {item.name}: {amount}."
             else:
                 message = f"{item.name} already had a target, so it was updated to {amount}."
-            with transaction.atomic():
-                return done(request, event, kind, message, show=(kind, item.pk))
-    with transaction.atomic():
-        return dashboard_part(request, event, kind, posted={kind: form}, oob=())
+            return answer_change(
+                request, message, lambda: done(request, event, kind, message, show=(kind, item.pk))
+            )
+    return answer_form(
+        request, form, lambda: dashboard_part(request, event, kind, posted={kind: form}, oob=())
+    )
 
 
 def _row(request: HttpRequest, event: Event, page: KindPage, item_id: int) -> TargetRow:
@@ -142,18 +158,23 @@ def target_edit(request: HttpRequest, event_id: int, kind: str, item_id: int) ->
                     form.cleaned_data["notes"],
                     connection=connection,
                 )
+        except ObjectDoesNotExist:
+            # The event or the item was deleted meanwhile, and the target with it.
+            return event_gone(request, form, DELETED_MEANWHILE.format(what="This target"))
         except ValidationError as error:
             apply_form_errors(form, error)
         else:
-            with transaction.atomic():
-                return respond(
+            return answer_change(
+                request,
+                "Target saved.",
+                lambda: respond(
                     request,
                     Outcome("success", "Target saved."),
                     fragment=lambda: _saved_row(request, event, page, item_id),
                     redirect_to=dashboard_url(event, page_numbers(request), f"#{kind}"),
-                )
-    with transaction.atomic():
-        return _edit_response(request, event, page, item_id, form)
+                ),
+            )
+    return answer_form(request, form, lambda: _edit_response(request, event, page, item_id, form))
 
 
 @require_GET
@@ -193,5 +214,6 @@ def target_delete(request: HttpRequest, event_id: int, kind: str, item_id: int) 
         return render(request, "planning/target_confirm_delete.html", context)
     with transaction.atomic():
         services.delete_target(page.kind, event.pk, item_id, connection=connection)
-    with transaction.atomic():
-        return done(request, event, kind, f"Removed the target for {item.name}.")
+    # Deleted by this request or just before it by another (a double click): gone either way.
+    text = f"Removed the target for {item.name}."
+    return answer_change(request, text, lambda: done(request, event, kind, text))

@@ -131,3 +131,38 @@ def test_a_moved_assignment_keeps_who_and_what_in_the_admin(admin_client):
     assert EventRecipientPackage.objects.filter(pk=row.pk).exists()
     changelist = admin_client.get(CHANGELIST).content.decode()
     assert "delete_selected" not in changelist
+
+
+def test_deleting_a_user_with_history_warns_and_deactivates_keeping_the_name(admin_client):
+    from fulfillment.models import FulfillmentStatusChange
+    from tests.fulfillment.factories import StatusChangeFactory
+    from tests.planning.factories import UserFactory
+
+    packer = UserFactory(username="pat")
+    change = StatusChangeFactory(changed_by=packer)
+    url = reverse("admin:auth_user_delete", args=[packer.pk])
+    page = admin_client.get(url).content.decode()
+    assert "pat made status changes that are kept in the history" in page
+    admin_client.post(url, {"post": "yes"})
+    packer.refresh_from_db()
+    assert packer.is_active is False
+    assert FulfillmentStatusChange.objects.get(pk=change.pk).changed_by == packer
+
+
+def test_bulk_deleting_users_deactivates_those_with_history_and_deletes_the_others(
+    admin_client,
+):
+    from django.contrib.auth import get_user_model
+
+    from tests.fulfillment.factories import StatusChangeFactory
+    from tests.planning.factories import UserFactory
+
+    kept, gone = UserFactory(username="kept"), UserFactory(username="gone")
+    StatusChangeFactory(changed_by=kept)
+    url = reverse("admin:auth_user_changelist")
+    data = {"action": "delete_selected", "_selected_action": [kept.pk, gone.pk]}
+    assert "kept made status changes" in admin_client.post(url, data).content.decode()
+    admin_client.post(url, {**data, "post": "yes"})
+    users = get_user_model().objects
+    assert users.get(pk=kept.pk).is_active is False
+    assert not users.filter(pk=gone.pk).exists()

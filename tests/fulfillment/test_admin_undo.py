@@ -12,7 +12,9 @@ CHANGELIST = reverse("admin:fulfillment_eventrecipientpackage_changelist")
 
 
 def _undo(client, rows, **extra):
-    data = {"action": "undo_status", "_selected_action": [r.pk for r in rows], **extra}
+    # The confirmation page posts back the status it showed for each row.
+    seen = {f"seen_{r.pk}": r.fulfillment_status for r in rows} if "apply" in extra else {}
+    data = {"action": "undo_status", "_selected_action": [r.pk for r in rows], **seen, **extra}
     return client.post(CHANGELIST, data, follow=True)
 
 
@@ -66,3 +68,29 @@ def test_undo_action_is_offered_only_with_the_undo_permission(client, role_user)
     assert b"undo_status" not in client.get(CHANGELIST).content
     _undo(client, [row], apply="1", reason="oops")
     assert _statuses([row]) == ["ready"]
+
+
+def test_undo_confirmation_carries_the_status_shown_for_each_row(admin_client):
+    rows = [AssignmentFactory(delivered=True), AssignmentFactory(ready=True)]
+    page = _undo(admin_client, rows).content.decode()
+    for row in rows:
+        assert f'name="seen_{row.pk}" value="{row.fulfillment_status}"' in page
+
+
+def test_undo_confirmation_posted_twice_steps_each_row_back_once(admin_client):
+    rows = [AssignmentFactory(delivered=True), AssignmentFactory(ready=True)]
+    _undo(admin_client, rows, apply="1", reason="Marked by accident")
+    again = _undo(admin_client, rows, apply="1", reason="Marked by accident").content.decode()
+    assert "0 packages stepped back one status. 2 already stepped back" in again
+    assert _statuses(rows) == ["ready", "pending"]
+    assert FulfillmentStatusChange.objects.count() == 2
+
+
+def test_undo_confirmation_refuses_a_row_that_moved_after_it_was_shown(admin_client):
+    row = AssignmentFactory(ready=True)
+    seen = {f"seen_{row.pk}": "pending"}  # the page showed it pending; it is ready now
+    data = {"action": "undo_status", "_selected_action": [row.pk], "apply": "1", "reason": "x"}
+    page = admin_client.post(CHANGELIST, {**data, **seen}, follow=True).content.decode()
+    assert "changed after the page was shown" in page
+    assert _statuses([row]) == ["ready"]
+    assert not FulfillmentStatusChange.objects.exists()

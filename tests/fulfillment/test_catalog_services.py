@@ -178,7 +178,9 @@ def test_new_services_query_only_the_connection_they_are_given():
         services.get_export_rows(event.pk, connection=other)
         services.get_packing_list(event.pk, connection=other)
         services.get_delivery_checklist(event.pk, connection=other)
-        services.bulk_undo_fulfillment_status([row.pk], reason="r", connection=other)
+        services.bulk_undo_fulfillment_status(
+            [row.pk], reason="r", expected_status={row.pk: "ready"}, connection=other
+        )
         services.list_recipients(search="m", connection=other)
         services.list_packages(search="p", connection=other)
         services.search_recipients("m", connection=other)

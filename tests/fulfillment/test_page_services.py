@@ -292,7 +292,11 @@ def test_bulk_undo_steps_each_row_back_from_its_own_status(atomic, event):
     coordinator = UserFactory(is_superuser=True)
 
     changed = services.bulk_undo_fulfillment_status(
-        [ready.pk, delivered.pk], reason=" oops ", changed_by=coordinator, connection=atomic
+        [ready.pk, delivered.pk],
+        reason=" oops ",
+        expected_status={ready.pk: "ready", delivered.pk: "delivered"},
+        changed_by=coordinator,
+        connection=atomic,
     )
 
     assert changed == 2
@@ -311,7 +315,10 @@ def test_bulk_undo_is_all_or_nothing_and_lists_pending_rows(atomic):
     pending = AssignmentFactory(recipient=RecipientFactory(name="Uncle Bob"))
     with pytest.raises(services.BulkTransitionError) as excinfo:
         services.bulk_undo_fulfillment_status(
-            [ready.pk, pending.pk], reason="oops", connection=atomic
+            [ready.pk, pending.pk],
+            reason="oops",
+            expected_status={ready.pk: "ready", pending.pk: "pending"},
+            connection=atomic,
         )
     assert [b.assignment_id for b in excinfo.value.blocked] == [pending.pk]
     assert f"Uncle Bob / {pending.package.name} (pending)" in excinfo.value.message
@@ -323,10 +330,16 @@ def test_bulk_undo_is_all_or_nothing_and_lists_pending_rows(atomic):
 def test_bulk_undo_needs_a_reason_and_the_undo_permission(atomic, role_user):
     row = AssignmentFactory(ready=True)
     with pytest.raises(ValidationError, match="A reason is required"):
-        services.bulk_undo_fulfillment_status([row.pk], reason="  ", connection=atomic)
+        services.bulk_undo_fulfillment_status(
+            [row.pk], reason="  ", expected_status={row.pk: "ready"}, connection=atomic
+        )
     with pytest.raises(PermissionDenied):
         services.bulk_undo_fulfillment_status(
-            [row.pk], reason="oops", changed_by=role_user("Packers"), connection=atomic
+            [row.pk],
+            reason="oops",
+            expected_status={row.pk: "ready"},
+            changed_by=role_user("Packers"),
+            connection=atomic,
         )
     row.refresh_from_db()
     assert row.fulfillment_status == "ready"
@@ -338,9 +351,54 @@ def test_bulk_undo_runs_in_constant_statements(atomic, django_assert_max_num_que
     )
     with django_assert_max_num_queries(5):
         services.bulk_undo_fulfillment_status(
-            [r.pk for r in rows], reason="oops", connection=atomic
+            [r.pk for r in rows],
+            reason="oops",
+            expected_status={r.pk: r.fulfillment_status for r in rows},
+            connection=atomic,
         )
     assert FulfillmentStatusChange.objects.count() == 60
+
+
+def test_bulk_undo_posted_twice_steps_each_row_back_once(atomic):
+    rows = [AssignmentFactory(delivered=True), AssignmentFactory(ready=True)]
+    seen = {r.pk: r.fulfillment_status for r in rows}
+    first = services.bulk_undo_fulfillment_status(
+        [r.pk for r in rows], reason="oops", expected_status=seen, connection=atomic
+    )
+    again = services.bulk_undo_fulfillment_status(
+        [r.pk for r in rows], reason="oops", expected_status=seen, connection=atomic
+    )
+    assert (first, again) == (2, 0)
+    assert [EventRecipientPackage.objects.get(pk=r.pk).fulfillment_status for r in rows] == [
+        "ready",
+        "pending",
+    ]
+    assert FulfillmentStatusChange.objects.count() == 2
+
+
+def test_bulk_undo_refuses_a_row_that_moved_since_it_was_seen(atomic):
+    moved, other = AssignmentFactory(delivered=True), AssignmentFactory(ready=True)
+    with pytest.raises(services.BulkTransitionError) as excinfo:
+        services.bulk_undo_fulfillment_status(
+            [moved.pk, other.pk],
+            reason="oops",
+            expected_status={moved.pk: "pending", other.pk: "ready"},
+            connection=atomic,
+        )
+    assert [(b.assignment_id, b.current_status) for b in excinfo.value.blocked] == [
+        (moved.pk, "delivered")
+    ]
+    assert "changed after the page was shown" in excinfo.value.message
+    assert not FulfillmentStatusChange.objects.exists()
+
+
+def test_bulk_undo_refuses_a_row_without_the_status_seen(atomic):
+    row = AssignmentFactory(ready=True)
+    with pytest.raises(ValidationError, match="status seen is missing"):
+        services.bulk_undo_fulfillment_status(
+            [row.pk], reason="oops", expected_status={}, connection=atomic
+        )
+    assert not FulfillmentStatusChange.objects.exists()
 
 
 @pytest.mark.parametrize("search", ["\x00", "ma\x00ry"])

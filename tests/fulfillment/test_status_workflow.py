@@ -265,7 +265,11 @@ def test_bulk_query_count_does_not_grow_with_rows(
 def test_undo_steps_back_one_status_with_reason_in_history(atomic, coordinator):
     row = AssignmentFactory(delivered=True)
     services.undo_fulfillment_status(
-        row.pk, reason="marked by accident", changed_by=coordinator, connection=atomic
+        row.pk,
+        reason="marked by accident",
+        expected_status=DELIVERED,
+        changed_by=coordinator,
+        connection=atomic,
     )
     assert _statuses(row) == [READY]
     change = FulfillmentStatusChange.objects.get()
@@ -280,7 +284,7 @@ def test_undo_needs_its_own_permission(atomic, packer):
     row = AssignmentFactory(ready=True)
     with pytest.raises(PermissionDenied):
         services.undo_fulfillment_status(
-            row.pk, reason="oops", changed_by=packer, connection=atomic
+            row.pk, reason="oops", expected_status=READY, changed_by=packer, connection=atomic
         )
     assert _statuses(row) == [READY]
 
@@ -289,22 +293,49 @@ def test_undo_needs_its_own_permission(atomic, packer):
 def test_undo_needs_a_reason(atomic, reason):
     row = AssignmentFactory(ready=True)
     with pytest.raises(ValidationError) as excinfo:
-        services.undo_fulfillment_status(row.pk, reason=reason, connection=atomic)
+        services.undo_fulfillment_status(
+            row.pk, reason=reason, expected_status=READY, connection=atomic
+        )
     assert "reason" in excinfo.value.message_dict
 
 
 def test_undo_of_pending_is_refused(atomic):
     row = AssignmentFactory()
     with pytest.raises(services.InvalidTransitionError) as excinfo:
-        services.undo_fulfillment_status(row.pk, reason="why not", connection=atomic)
+        services.undo_fulfillment_status(
+            row.pk, reason="why not", expected_status=PENDING, connection=atomic
+        )
     assert "pending" in excinfo.value.message
 
 
 def test_undo_with_stale_expected_status_is_refused(atomic):
-    row = AssignmentFactory(ready=True)
-    with pytest.raises(services.StaleStatusError):
+    row = AssignmentFactory(delivered=True)
+    with pytest.raises(services.StaleStatusError) as excinfo:
         services.undo_fulfillment_status(
+            row.pk, reason="oops", expected_status=PENDING, connection=atomic
+        )
+    assert excinfo.value.assignment.fulfillment_status == DELIVERED
+    assert _statuses(row) == [DELIVERED]
+
+
+def test_undo_posted_twice_steps_back_once_and_writes_one_history_row(atomic):
+    row = AssignmentFactory(delivered=True)
+    for _ in range(2):
+        result = services.undo_fulfillment_status(
             row.pk, reason="oops", expected_status=DELIVERED, connection=atomic
+        )
+    assert result.fulfillment_status == READY
+    assert _statuses(row) == [READY]
+    assert FulfillmentStatusChange.objects.filter(assignment=row).count() == 1
+
+
+def test_undo_requires_the_status_the_caller_saw(atomic):
+    row = AssignmentFactory(ready=True)
+    with pytest.raises(TypeError):
+        services.undo_fulfillment_status(row.pk, reason="oops", connection=atomic)
+    with pytest.raises(ValidationError):
+        services.undo_fulfillment_status(
+            row.pk, reason="oops", expected_status=None, connection=atomic
         )
     assert _statuses(row) == [READY]
 
@@ -326,7 +357,11 @@ def test_status_history_lists_changes_oldest_first(atomic, coordinator):
     services.update_fulfillment_status(row.pk, READY, changed_by=coordinator, connection=atomic)
     services.update_fulfillment_status(row.pk, DELIVERED, changed_by=coordinator, connection=atomic)
     services.undo_fulfillment_status(
-        row.pk, reason="not yet", changed_by=coordinator, connection=atomic
+        row.pk,
+        reason="not yet",
+        expected_status=DELIVERED,
+        changed_by=coordinator,
+        connection=atomic,
     )
     history = services.get_status_history(row.pk, connection=atomic)
     assert [(h.from_status, h.to_status) for h in history] == [

@@ -458,10 +458,32 @@ def test_stale_undo_shows_the_row_as_it_now_is(client_as, event):
 
 def test_undo_of_a_pending_row_is_refused_with_the_reason(client_as, event, row):
     response = client_as("Coordinators").post(
-        action_url("assignment_undo", row), {"reason": "oops"}, **HTMX
+        action_url("assignment_undo", row), {"reason": "oops", "expected_status": "pending"}, **HTMX
     )
     assert "there is no earlier status to go back to" in response.content.decode()
     assert not FulfillmentStatusChange.objects.exists()
+
+
+def test_undo_without_the_status_the_page_showed_is_refused_on_the_form(client_as, event):
+    row = AssignmentFactory(event=event, delivered=True)
+    response = client_as("Coordinators").post(
+        action_url("assignment_undo", row), {"reason": "oops"}, **HTMX
+    )
+    assert "did not say which status it showed" in response.content.decode()
+    assert not FulfillmentStatusChange.objects.exists()
+
+
+def test_undo_posted_twice_steps_back_once(client_as, event):
+    row = AssignmentFactory(event=event, delivered=True)
+    client = client_as("Coordinators")
+    for _ in range(2):
+        response = client.post(
+            action_url("assignment_undo", row), {"reason": "oops", "expected_status": "delivered"}
+        )
+        assert response.status_code == 302
+    row.refresh_from_db()
+    assert row.fulfillment_status == "ready"
+    assert FulfillmentStatusChange.objects.filter(assignment=row).count() == 1
 
 
 # --- edit and remove --------------------------------------------------------------------
