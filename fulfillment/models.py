@@ -5,7 +5,13 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
-from planning.models import Event, FinishedGood, TimestampedModel, name_unique_ignoring_case
+from planning.models import (
+    CatalogItem,
+    Event,
+    FinishedGood,
+    TimestampedModel,
+    name_unique_ignoring_case,
+)
 
 
 class FulfillmentStatus(models.TextChoices):
@@ -55,16 +61,9 @@ class Recipient(TimestampedModel):
         return f"{self.name} ({self.household})" if self.household else self.name
 
 
-class Package(TimestampedModel):
-    name = models.CharField(max_length=200, unique=True)
-    description = models.TextField(blank=True, default="")
-
-    class Meta:
-        ordering = ["name", "id"]
+class Package(CatalogItem):
+    class Meta(CatalogItem.Meta):
         constraints = [name_unique_ignoring_case("package")]
-
-    def __str__(self) -> str:
-        return self.name
 
 
 class PackageItem(models.Model):

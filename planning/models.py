@@ -70,16 +70,23 @@ class Recipe(TimestampedModel):
         return self.name
 
 
-class FinishedGood(TimestampedModel):
+class CatalogItem(TimestampedModel):
+    """Something of the catalog chosen by its name: a finished good, a package."""
+
     name = models.CharField(max_length=200, unique=True)
     description = models.TextField(blank=True, default="")
 
     class Meta:
+        abstract = True
         ordering = ["name", "id"]
-        constraints = [name_unique_ignoring_case("finished_good")]
 
     def __str__(self) -> str:
         return self.name
+
+
+class FinishedGood(CatalogItem):
+    class Meta(CatalogItem.Meta):
+        constraints = [name_unique_ignoring_case("finished_good")]
 
 
 class FinishedGoodComponent(models.Model):
