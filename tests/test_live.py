@@ -46,12 +46,25 @@ def poll_url(part: str, event_id: int | None = None) -> str:
 
 
 def token_of(client: Client, part: str, event_id: int | None = None) -> str:
+    committed()
     response = client.get(page_url(part, event_id))
     assert response.status_code == 200
     return TOKEN.search(response.content.decode()).group(1)
 
 
+def committed() -> None:
+    """On PostgreSQL the counters move when a transaction commits, once per transaction; a
+    test's transaction never commits, so run the pending bumps as a commit would and let the
+    next writes count as a new transaction's."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
+            cursor.execute("SET CONSTRAINTS ALL DEFERRED")
+            cursor.execute("UPDATE planning_eventversion SET bumped_in = NULL")
+
+
 def poll(client: Client, part: str, event_id: int | None, token: str, query: str = ""):
+    committed()
     return client.get(poll_url(part, event_id) + query, HTTP_X_LIVE_TOKEN=token)
 
 
@@ -89,10 +102,11 @@ def test_an_unchanged_part_answers_204_without_a_body_or_a_template_in_one_query
     def record(sender, template, context, **kwargs):
         rendered.append(template.name)
 
+    committed()
     template_rendered.connect(record)
     try:
         with django_assert_max_num_queries(1) as queries:
-            response = poll(boss, part, event.pk, token)
+            response = boss.get(poll_url(part, event.pk), HTTP_X_LIVE_TOKEN=token)
     finally:
         template_rendered.disconnect(record)
     assert response.status_code == 204
@@ -120,6 +134,7 @@ def test_a_changed_part_answers_its_rows_and_a_new_token(part, boss, event):
 
 def test_rows_that_did_not_change_keep_their_digest(boss, event):
     moved, kept = AssignmentFactory(event=event), AssignmentFactory(event=event)
+    committed()
     page = boss.get(page_url("fulfillment", event.pk)).content.decode()
     token = TOKEN.search(page).group(1)
     EventRecipientPackage.objects.filter(pk=moved.pk).update(quantity=7)
@@ -285,6 +300,7 @@ def test_a_run_moved_to_another_event_changes_both(boss):
 
 @pytest.mark.parametrize("part", PARTS)
 def test_a_repeat_load_of_an_unchanged_page_is_a_304(part, boss, event):
+    committed()
     boss.get(page_url(part, event.pk))  # the first page sets the CSRF cookie
     first = boss.get(page_url(part, event.pk))
     etag = first["ETag"]
@@ -293,11 +309,13 @@ def test_a_repeat_load_of_an_unchanged_page_is_a_304(part, boss, event):
     assert again.status_code == 304
     assert again.content == b""
     AssignmentFactory(event=event)
+    committed()
     assert boss.get(page_url(part, event.pk), HTTP_IF_NONE_MATCH=etag).status_code == 200
 
 
 def test_a_page_with_a_pending_message_is_never_a_304(boss, event):
     url = page_url("dashboard", event.pk)
+    committed()
     boss.get(url)
     etag = boss.get(url)["ETag"]
     session = boss.session
@@ -311,6 +329,7 @@ def test_a_page_with_a_pending_message_is_never_a_304(boss, event):
 
 def test_a_new_csrf_secret_changes_the_etag(boss, event):
     url = page_url("fulfillment", event.pk)
+    committed()
     boss.get(url)
     etag = boss.get(url)["ETag"]
     assert boss.get(url, HTTP_IF_NONE_MATCH=etag).status_code == 304

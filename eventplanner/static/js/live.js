@@ -77,7 +77,7 @@
     if (status === 401) {
       var next = encodeURIComponent(window.location.pathname + window.location.search);
       stop('<p class="message message-warning">You are signed out — ' +
-        '<a href="/login/?next=' + next + '" target="_blank" rel="opener">sign in again</a> ' +
+        '<a href="/login/?next=' + next + '" target="_blank" rel="noopener">sign in again</a> ' +
         "to see your colleagues' changes. What you entered on this page is kept.</p>");
       return;
     }
