@@ -260,3 +260,10 @@ LOGIN_RATE_WINDOW = env_int("LOGIN_RATE_WINDOW", 15 * 60)
 # How many reverse proxies in front of the app append to X-Forwarded-For; 0 means
 # REMOTE_ADDR is the client (no proxy).
 NUM_PROXIES = env_int("NUM_PROXIES", 0)
+
+# ---------------------------------------------------------------------------------------
+# Live pages: how often an open events list, dashboard or fulfillment page asks whether a
+# colleague changed something (a conditional poll, answered 204 when nothing did); 0 turns
+# live updates off.
+# ---------------------------------------------------------------------------------------
+LIVE_POLL_SECONDS = env_int("LIVE_POLL_SECONDS", 5)

@@ -2,6 +2,7 @@ from django.urls import path
 
 import eventplanner.converters  # noqa: F401  (registers the <id:...> converter)
 from fulfillment import views
+from fulfillment.views import live
 
 app_name = "fulfillment"
 
@@ -27,6 +28,7 @@ urlpatterns = [
         views.event_fulfillment,
         name="event_fulfillment",
     ),
+    path("events/<id:event_id>/fulfillment/live/", live.fulfillment_live, name="live"),
     path(
         "events/<id:event_id>/fulfillment/bulk/",
         views.bulk_status,

@@ -2,7 +2,7 @@ from django.urls import path, register_converter
 
 import eventplanner.converters  # noqa: F401  (registers the <id:...> converter)
 from planning import catalog_views
-from planning.views import dashboard, events, needs, runs, targets
+from planning.views import dashboard, events, live, needs, runs, targets
 
 
 class TargetKindConverter:
@@ -48,8 +48,10 @@ app_name = "planning"
 
 urlpatterns = [
     path("", events.event_list, name="event_list"),
+    path("events/live/", live.events_live, name="events_live"),
     path("events/new/", events.event_create, name="event_create"),
     path(EVENT, dashboard.event_detail, name="event_detail"),
+    path(f"{EVENT}live/", live.dashboard_live, name="dashboard_live"),
     path(f"{EVENT}edit/", events.event_edit, name="event_edit"),
     path(f"{EVENT}delete/", events.event_delete, name="event_delete"),
     path(f"{EVENT}clone/", events.event_clone, name="event_clone"),

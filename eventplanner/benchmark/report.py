@@ -9,6 +9,8 @@ from typing import Any
 
 import django
 
+from eventplanner.benchmark.live import open_pages_table
+
 READ_GROWTH_LIMIT = 10.0
 PAGINATED_GROWTH_LIMIT = 1.5
 
@@ -153,6 +155,8 @@ def render(report: dict[str, Any]) -> str:
             lines.append(f"\n**Statements not constant:** {problem}")
         if run.get("pages"):
             lines += [""] + pages_table(run["pages"])
+        if run.get("open_pages"):
+            lines += [""] + open_pages_table(run["open_pages"])
     if report.get("growth"):
         scales = list(report["scales"])
         lines += ["", f"### Growth: scale {scales[0]} to scale {scales[-1]}", ""]
@@ -172,5 +176,10 @@ def missed_targets(report: dict[str, Any]) -> list[str]:
             if page.get("passed") is False:
                 missed.append(f"page {page['name']} at scale {scale}")
         missed += [f"{problem} at scale {scale}" for problem in run.get("problems", [])]
+        missed += [
+            f"50 open pages ({row['change_every_s'] or 'no'} changes) at scale {scale}"
+            for row in run.get("open_pages", [])
+            if not row["passed"]
+        ]
     missed += [f"growth of {row['name']}" for row in report.get("growth", []) if not row["passed"]]
     return missed

@@ -12,6 +12,7 @@ from django.shortcuts import render
 from django.views.decorators.http import require_GET
 from django.views.decorators.vary import vary_on_headers
 
+from eventplanner import live
 from eventplanner.htmx import wants_fragment
 from fulfillment import services
 from fulfillment.forms import FulfillmentFilterForm
@@ -63,6 +64,7 @@ def render_list_update(request: HttpRequest, context: dict) -> HttpResponse:
 @require_GET
 @login_required
 @vary_on_headers("HX-Request")
+@live.conditional_page(live.FULFILLMENT)
 def event_fulfillment(request: HttpRequest, event_id: int) -> HttpResponse:
     """All assignments of the event, filtered, searched and paged, with counts per status.
     htmx requests (filter, search, paging) get the list fragment only."""
@@ -75,4 +77,6 @@ def event_fulfillment(request: HttpRequest, event_id: int) -> HttpResponse:
     context["filter_form"] = FulfillmentFilterForm(
         initial={"status": filters["status"] or "", "q": filters["search"]}
     )
+    # The counters were read before the list (by the ETag), as the token needs.
+    context.update(live.page_context(request, live.FULFILLMENT, event_id=event.pk))
     return render(request, PAGE, context)

@@ -21,6 +21,7 @@ from django.views.decorators.http import require_GET
 from django.views.decorators.vary import vary_on_headers
 from django_htmx.http import push_url, trigger_client_event
 
+from eventplanner import live
 from eventplanner.htmx import Outcome, page_or_fragment, respond, wants_fragment
 from planning import services
 from planning.forms import ApplyNeedsForm, run_form, target_form
@@ -256,10 +257,13 @@ def dashboard_context(
 @require_GET
 @login_required
 @vary_on_headers("HX-Request", "HX-Target")
+@live.conditional_page(live.DASHBOARD)
 def event_detail(request: HttpRequest, event_id: int) -> HttpResponse:
     event = get_object_or_404(Event, pk=event_id)
     with transaction.atomic():
         context = dashboard_context(request, event)
+    # The counters were read before the dashboard (by the ETag), as the token needs.
+    context.update(live.page_context(request, live.DASHBOARD, event_id=event.pk))
     table = request.htmx.target if wants_fragment(request) else None
     if table in KINDS:
         # A target table's Previous/Next asks for that table alone.

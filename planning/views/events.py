@@ -13,6 +13,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods
 
+from eventplanner import live
 from eventplanner.htmx import ALREADY_DELETED, page_or_fragment
 from planning import services
 from planning.forms import EventFilterForm, EventForm
@@ -22,7 +23,16 @@ from planning.views.common import fulfillment_url, refusal_shown_on, relative_da
 
 @require_GET
 @login_required
+@live.conditional_page(live.EVENTS)
 def event_list(request: HttpRequest) -> HttpResponse:
+    context = list_context(request)
+    context.update(live.page_context(request, live.EVENTS))
+    return page_or_fragment(request, "planning/event_list.html", "event-list", context)
+
+
+def list_context(request: HttpRequest) -> dict:
+    """The events of the filter in the query string, with their progress, as the list and
+    its live part show them."""
     data = request.GET.copy()
     data.setdefault("when", "upcoming")
     form = EventFilterForm(data)
@@ -36,7 +46,7 @@ def event_list(request: HttpRequest) -> HttpResponse:
         rows = services.get_events_with_progress(
             connection=connection, when=when, date_from=date_from, date_to=date_to, today=today
         )
-    context = {
+    return {
         "nav": "events",
         "form": form,
         "when": when,
@@ -50,7 +60,6 @@ def event_list(request: HttpRequest) -> HttpResponse:
             for row in rows
         ],
     }
-    return page_or_fragment(request, "planning/event_list.html", "event-list", context)
 
 
 @require_http_methods(["GET", "POST"])

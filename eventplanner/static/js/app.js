@@ -22,7 +22,13 @@
     box.replaceChildren(p);
   }
 
+  // The live part (live.js) says itself what a failed poll means.
+  function isPoll(event) {
+    return event.detail.elt.hasAttribute && event.detail.elt.hasAttribute("data-live-token");
+  }
+
   document.addEventListener("htmx:responseError", function (event) {
+    if (isPoll(event)) return;
     var status = event.detail.xhr.status;
     show(
       MESSAGES[status] ||
@@ -94,7 +100,8 @@
     if (event.target.closest && event.target.closest("[data-print]")) window.print();
   });
 
-  document.addEventListener("htmx:sendError", function () {
+  document.addEventListener("htmx:sendError", function (event) {
+    if (isPoll(event)) return;
     show("Could not reach the server. Check your connection and try again; nothing was changed.");
   });
 })();

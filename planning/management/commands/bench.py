@@ -23,7 +23,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import connection
 from django.utils import timezone
 
-from eventplanner.benchmark import load, operations, report
+from eventplanner.benchmark import live, load, operations, report
 
 DATABASE_PREFIX = "eventplanner_bench_scale"
 
@@ -80,7 +80,7 @@ class Command(BaseCommand):
                 if operations.selected(name, only):
                     measured = measure(ctx)
                     results += measured if isinstance(measured, list) else [measured]
-        pages = []
+        pages, open_pages = [], []
         if not options["no_http"]:
             self.stderr.write(f"  scale {scale:g}: pages ({load.load_tool()})")
             cookie = load.session_cookie(connection)
@@ -88,10 +88,16 @@ class Command(BaseCommand):
             pages = load.measure_pages(
                 env, cookie, ctx.large, seconds=options["seconds"], only=only
             )
+            self.stderr.write(f"  scale {scale:g}: live pages")
+            conditional, open_pages = live.measure(
+                env, cookie, ctx.large, seconds=options["seconds"], only=only
+            )
+            pages += conditional
         figures = {
             "operations": [r.as_dict() for r in results],
             "problems": operations.check_constant_statements(results),
             "pages": [p.as_dict() for p in pages],
+            "open_pages": open_pages,
         }
         Path(options["json"]).write_text(json.dumps(figures, indent=2))
 
