@@ -7,6 +7,8 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 PYTEST_ARGS ?=
 BENCH_ARGS ?=
+# The settings default to DEBUG off (production); make's targets are development ones.
+export DEBUG ?= true
 # Its own port, so a benchmark and a test run on the same machine do not collide.
 BENCH_PG_PORT ?= 54341
 

@@ -7,6 +7,7 @@ CACHE_URL, and the HTTPS settings below. With DEBUG off the secure defaults appl
 """
 
 import os
+import zoneinfo
 from pathlib import Path
 
 import dj_database_url
@@ -28,12 +29,17 @@ def env_int(name: str, default: int) -> int:
     return default if value is None or not value.strip() else int(value)
 
 
-DEBUG = env_bool("DEBUG", True)
+# Off unless asked for: a deployment that forgets DEBUG must not serve debug pages signed with
+# the development key below. `make` and the test settings turn it on for development.
+DEBUG = env_bool("DEBUG", False)
 
 _DEV_SECRET_KEY = "dev-only-insecure-key-do-not-use-in-production"
 SECRET_KEY = os.environ.get("SECRET_KEY", _DEV_SECRET_KEY if DEBUG else "")
 if not SECRET_KEY:
-    raise ImproperlyConfigured("SECRET_KEY must be set in the environment when DEBUG is off.")
+    raise ImproperlyConfigured(
+        "SECRET_KEY must be set in the environment when DEBUG is off "
+        "(for development on this machine, set DEBUG=true)."
+    )
 
 ALLOWED_HOSTS = [
     h.strip()
@@ -55,6 +61,8 @@ INSTALLED_APPS = [
     "django.contrib.humanize",
     "django_htmx",
     "template_partials.apps.SimpleAppConfig",
+    # The project's own system checks and static files (eventplanner/static).
+    "eventplanner.apps.EventplannerConfig",
     "planning",
     "fulfillment",
 ]
@@ -166,22 +174,26 @@ LANGUAGES = [
     ("en-au", "English (Australia)"),
     ("en-ca", "English (Canada)"),
 ]
+# Where the bakery is: "today", run dates and history times are shown in it.
 TIME_ZONE = os.environ.get("TIME_ZONE", "UTC")
+try:
+    zoneinfo.ZoneInfo(TIME_ZONE)
+except (zoneinfo.ZoneInfoNotFoundError, ValueError) as error:
+    raise ImproperlyConfigured(
+        f"TIME_ZONE={TIME_ZONE!r} is not a time zone name; use one like America/Chicago."
+    ) from error
 USE_I18N = True
 USE_TZ = True
 
 STATIC_URL = "static/"
-STATIC_ROOT = BASE_DIR / "staticfiles"
-STATICFILES_DIRS = [BASE_DIR / "eventplanner" / "static"]
+STATIC_ROOT = Path(os.environ.get("STATIC_ROOT", BASE_DIR / "staticfiles"))
+# One storage everywhere: `collectstatic` writes the same hashed files and manifest whatever
+# DEBUG is, so a release step cannot produce a tree the app then fails to serve. With DEBUG on
+# (runserver) the storage links unhashed names and whitenoise serves them from the apps.
+# Without the manifest, production pages would all fail: the eventplanner.E001 check says so.
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
-    "staticfiles": {
-        "BACKEND": (
-            "django.contrib.staticfiles.storage.StaticFilesStorage"
-            if DEBUG
-            else "whitenoise.storage.CompressedManifestStaticFilesStorage"
-        )
-    },
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
 }
 
 MESSAGE_STORAGE = "django.contrib.messages.storage.session.SessionStorage"
