@@ -8,6 +8,7 @@ CACHE_URL, and the HTTPS settings below. With DEBUG off the secure defaults appl
 
 import os
 import zoneinfo
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
@@ -60,6 +61,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django.contrib.humanize",
     "django_htmx",
+    "axes",
     "template_partials.apps.SimpleAppConfig",
     # The project's own system checks and static files (eventplanner/static).
     "eventplanner.apps.EventplannerConfig",
@@ -79,9 +81,10 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "eventplanner.middleware.ContentSecurityPolicyMiddleware",
-    "eventplanner.middleware.LoginRateLimitMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "eventplanner.middleware.HtmxLoginRedirectMiddleware",
+    # Turns a sign-in refused for too many failures into the 429 page.
+    "axes.middleware.AxesMiddleware",
     # Last, so its process_exception sees a view's database error first.
     "eventplanner.middleware.DatabaseUnavailableMiddleware",
 ]
@@ -159,6 +162,12 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+
+# axes first: it refuses a locked-out sign-in before any password is checked.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
 ]
 
 LOGIN_URL = "login"
@@ -241,10 +250,9 @@ CONTENT_SECURITY_POLICY = os.environ.get(
 )
 
 # ---------------------------------------------------------------------------------------
-# Cache: used by the login rate limiter. The default is per process (LocMem); with several
-# app processes or machines, point CACHE_URL at a shared cache so the limit holds across
-# them: "db://eventplanner_cache" (a table in the shared database, created with
-# `manage.py createcachetable`) or "redis://host:6379/0" (needs the redis package).
+# Cache. The default is per process (LocMem); with several app processes or machines, point
+# CACHE_URL at a shared cache: "db://eventplanner_cache" (a table in the shared database,
+# created with `manage.py createcachetable`) or "redis://host:6379/0". /readyz checks it.
 # ---------------------------------------------------------------------------------------
 
 
@@ -265,10 +273,24 @@ def cache_from_env(url: str | None) -> dict:
 
 CACHES = {"default": cache_from_env(os.environ.get("CACHE_URL"))}
 
-# Login attempts: after LOGIN_RATE_LIMIT failures for one username from one address within
-# LOGIN_RATE_WINDOW seconds, sign-in for that pair answers 429 until the window passes.
-LOGIN_RATE_LIMIT = env_int("LOGIN_RATE_LIMIT", 5)
-LOGIN_RATE_WINDOW = env_int("LOGIN_RATE_WINDOW", 15 * 60)
+# ---------------------------------------------------------------------------------------
+# Sign-in limits (django-axes, eventplanner/signin.py). After AXES_FAILURE_LIMIT failures for
+# one username from one address, or LOGIN_ADDRESS_FAILURE_LIMIT from one address across
+# usernames, sign-in there answers 429 until AXES_COOLOFF_MINUTES after the last failure, or
+# until staff unlock it. Counted in the database: the same for every process and machine.
+# ---------------------------------------------------------------------------------------
+AXES_FAILURE_LIMIT = env_int("AXES_FAILURE_LIMIT", 5)
+LOGIN_ADDRESS_FAILURE_LIMIT = env_int("LOGIN_ADDRESS_FAILURE_LIMIT", 30)
+AXES_COOLOFF_TIME = timedelta(minutes=env_int("AXES_COOLOFF_MINUTES", 15))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_HANDLER = "eventplanner.signin.SignInPolicyHandler"
+AXES_USERNAME_CALLABLE = "eventplanner.signin.lockout_username"
+AXES_CLIENT_IP_CALLABLE = "eventplanner.signin.client_ip"
+AXES_LOCKOUT_CALLABLE = "eventplanner.signin.lockout_response"
+# A successful sign-in clears that username's failures from that address.
+AXES_RESET_ON_SUCCESS = True
+# Failures while locked out do not extend the block: the page promises a fixed time.
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
 # How many reverse proxies in front of the app append to X-Forwarded-For; 0 means
 # REMOTE_ADDR is the client (no proxy).
 NUM_PROXIES = env_int("NUM_PROXIES", 0)

@@ -66,7 +66,7 @@ def _live_server_serves_static_like_production():
 
 @pytest.fixture(autouse=True)
 def _fresh_cache():
-    """The login rate limiter counts in the cache: no test inherits another's failures."""
+    """No test inherits another's cached values (the cache may be shared: CACHE_URL)."""
     from django.core.cache import cache
 
     cache.clear()
