@@ -39,6 +39,7 @@ run: venv
 lint: venv
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/mypy
 
 check: venv
 	$(BIN)/python manage.py check

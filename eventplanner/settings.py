@@ -10,6 +10,7 @@ import os
 import zoneinfo
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
@@ -136,9 +137,11 @@ SQLITE_OPTIONS = {
 }
 
 
-def database_from_env(url: str | None, sqlite_path: Path) -> dict:
+def database_from_env(url: str | None, sqlite_path: Path) -> dict[str, Any]:
     if url:
-        config = dj_database_url.parse(url, conn_max_age=60, conn_health_checks=True)
+        config: dict[str, Any] = dict(
+            dj_database_url.parse(url, conn_max_age=60, conn_health_checks=True)
+        )
         if config["ENGINE"] == "django.db.backends.sqlite3":
             config["OPTIONS"] = {**SQLITE_OPTIONS, **config.get("OPTIONS", {})}
             config["CONN_MAX_AGE"] = 0

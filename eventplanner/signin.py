@@ -43,7 +43,8 @@ def client_ip(request: HttpRequest) -> str:
 def lockout_username(request: HttpRequest, credentials: dict[str, Any] | None) -> str:
     """Usernames are counted ignoring case and surrounding spaces: "PAT " is "pat"."""
     source = credentials if credentials is not None else request.POST
-    username = source.get(settings.AXES_USERNAME_FORM_FIELD) or source.get("username") or ""
+    field = getattr(settings, "AXES_USERNAME_FORM_FIELD", "username")  # set by axes at import
+    username = source.get(field) or source.get("username") or ""
     return str(username).strip().lower()
 
 
