@@ -169,7 +169,7 @@ AUTH_PASSWORD_VALIDATORS = [
 
 # axes first: it refuses a locked-out sign-in before any password is checked.
 AUTHENTICATION_BACKENDS = [
-    "axes.backends.AxesStandaloneBackend",
+    "eventplanner.signin.SignInLimitBackend",
     "django.contrib.auth.backends.ModelBackend",
 ]
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from axes.attempts import get_cool_off_threshold
+from axes.backends import AxesStandaloneBackend
 from axes.handlers.database import AxesDatabaseHandler
 from axes.helpers import get_cool_off, get_failure_limit
 from axes.models import AccessAttempt
@@ -85,3 +86,20 @@ class SignInPolicyHandler(AxesDatabaseHandler):
             attempt_time__gte=get_cool_off_threshold(request),
         )
         return attempts.aggregate(total=Sum("failures_since_start"))["total"] or 0
+
+
+class SignInLimitBackend(AxesStandaloneBackend):
+    """axes' lockout check for sign-ins through a page. `authenticate()` without a request (a
+    management command, a script, the shell) is not a sign-in from an address: it passes on
+    to the password check instead of failing, as it did before the limit existed."""
+
+    def authenticate(
+        self,
+        request: HttpRequest | None,
+        username: str | None = None,
+        password: str | None = None,
+        **kwargs: Any,
+    ) -> None:
+        if request is None:
+            return None
+        return super().authenticate(request, username, password, **kwargs)

@@ -171,3 +171,10 @@ def test_concurrent_failures_are_counted_exactly(pat, settings):
     results = run_concurrently(threads, lambda i: _login(Client(), "wrong").status_code)
     assert results == [("ok", 200)] * threads
     assert AccessAttempt.objects.get(username="pat", ip_address=IP).failures_since_start == 16
+
+
+def test_authenticate_without_a_request_checks_only_the_password(pat):
+    from django.contrib.auth import authenticate
+
+    assert authenticate(username="pat", password="right-pw-1") == pat
+    assert authenticate(username="pat", password="wrong") is None
