@@ -7,6 +7,7 @@ app process and machine sees the same ones."""
 
 from __future__ import annotations
 
+import ipaddress
 from typing import Any
 
 from axes.attempts import get_cool_off_threshold
@@ -19,6 +20,7 @@ from django.db.models import Sum
 from django.http import HttpRequest, HttpResponse
 from django.template.loader import render_to_string
 
+USERNAME_COLUMN = 255  # axes.models.AccessAttempt.username
 LOCKED_OUT = (
     "Too many failed sign-in attempts from your network. Sign-in here is blocked for "
     "{minutes} minutes after the last failed attempt, even with the right password; a "
@@ -36,17 +38,27 @@ def client_ip(request: HttpRequest) -> str:
             for part in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",")
             if part.strip()
         ]
-        if len(forwarded) >= proxies:
+        if len(forwarded) >= proxies and _is_address(forwarded[-proxies]):
             return forwarded[-proxies]
     return str(request.META.get("REMOTE_ADDR", ""))
 
 
+def _is_address(value: str) -> bool:
+    # Stored in an IP address column: anything else would fail the sign-in with a 500.
+    try:
+        ipaddress.ip_address(value)
+    except ValueError:
+        return False
+    return True
+
+
 def lockout_username(request: HttpRequest, credentials: dict[str, Any] | None) -> str:
-    """Usernames are counted ignoring case and surrounding spaces: "PAT " is "pat"."""
+    """Usernames are counted ignoring case and surrounding spaces: "PAT " is "pat"; cut to
+    the attempts' column (no real username is that long: Django allows 150)."""
     source = credentials if credentials is not None else request.POST
     field = getattr(settings, "AXES_USERNAME_FORM_FIELD", "username")  # set by axes at import
     username = source.get(field) or source.get("username") or ""
-    return str(username).strip().lower()
+    return str(username).strip().lower()[:USERNAME_COLUMN]
 
 
 def cool_off_minutes() -> int:

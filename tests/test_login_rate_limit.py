@@ -178,3 +178,15 @@ def test_authenticate_without_a_request_checks_only_the_password(pat):
 
     assert authenticate(username="pat", password="right-pw-1") == pat
     assert authenticate(username="pat", password="wrong") is None
+
+
+def test_an_overlong_username_is_counted_not_a_server_error(client, pat):
+    long_name = "x" * 5000
+    _fail(client, 5, username=long_name)
+    assert AccessAttempt.objects.get(ip_address=IP).username == long_name[:255]
+
+
+def test_a_forwarded_value_that_is_no_address_falls_back_to_the_peer(client, pat, settings):
+    settings.NUM_PROXIES = 1
+    assert _login(client, "wrong", HTTP_X_FORWARDED_FOR="not-an-ip").status_code == 200
+    assert AccessAttempt.objects.get(username="pat").ip_address == IP
