@@ -7,18 +7,28 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 PYTEST_ARGS ?=
 BENCH_ARGS ?=
+# The settings default to DEBUG off (production); make's targets are development ones.
+export DEBUG ?= true
 # Its own port, so a benchmark and a test run on the same machine do not collide.
 BENCH_PG_PORT ?= 54341
 
-.PHONY: run test test-sqlite test-postgres bench lint check venv clean
+.PHONY: run test test-sqlite test-postgres bench lint check venv lock clean
 
 venv: $(VENV)/.installed
 
+# Locked install: every package, pip included, at the version and hashes of the lock, so two
+# machines installing on different days run the same code (README, "Upgrading a dependency").
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -r requirements-dev.txt
+	$(BIN)/pip install --quiet --require-hashes -r requirements-dev.txt
 	touch $@
+
+# Recompile the locks from requirements*.in (options in pyproject.toml, [tool.pip-tools]).
+# Only the public index is consulted, so a local wheel cache or mirror cannot leak into them.
+LOCK_ENV := env -u PIP_FIND_LINKS -u PIP_INDEX_URL -u PIP_EXTRA_INDEX_URL PIP_CONFIG_FILE=/dev/null
+lock: venv
+	$(LOCK_ENV) $(BIN)/pip-compile $(LOCK_ARGS) requirements.in -o requirements.txt
+	$(LOCK_ENV) $(BIN)/pip-compile $(LOCK_ARGS) requirements-dev.in -o requirements-dev.txt
 
 run: venv
 	$(BIN)/python manage.py migrate --noinput
@@ -29,6 +39,7 @@ run: venv
 lint: venv
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/mypy
 
 check: venv
 	$(BIN)/python manage.py check

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import datetime
 from functools import cache
-from typing import Any
+from typing import Any, cast
 
 from django.core.exceptions import ValidationError
 from django.db.backends.base.base import BaseDatabaseWrapper
@@ -204,11 +204,14 @@ def _permission_sql(alias: str) -> str:
     def table(model: Any) -> str:
         return quote(model._meta.db_table)
 
-    user_perms = user_model._meta.get_field("user_permissions").remote_field.through
-    user_groups = user_model._meta.get_field("groups").remote_field.through
-    group_perms = Group._meta.get_field("permissions").remote_field.through
-    user_column = quote(user_perms._meta.get_field(user_model._meta.model_name).column)
-    groups_user_column = quote(user_groups._meta.get_field(user_model._meta.model_name).column)
+    # The stubs type `through` as possibly absent and its fields as possibly reverse
+    # relations; for these many-to-many fields both are always concrete.
+    user_perms: Any = user_model._meta.get_field("user_permissions").remote_field.through
+    user_groups: Any = user_model._meta.get_field("groups").remote_field.through
+    group_perms: Any = Group._meta.get_field("permissions").remote_field.through
+    user_field = cast(str, user_model._meta.model_name)
+    user_column = quote(user_perms._meta.get_field(user_field).column)
+    groups_user_column = quote(user_groups._meta.get_field(user_field).column)
     return f"""
         SELECT 1 FROM {table(Permission)} p
         JOIN {table(ContentType)} c ON c.id = p.content_type_id

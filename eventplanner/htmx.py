@@ -46,7 +46,9 @@ def wants_fragment(request: HttpRequest) -> bool:
     # A history-restore request (back button with an empty htmx cache) and a boosted link
     # need the whole page.
     htmx = getattr(request, "htmx", None)
-    return bool(htmx) and not htmx.boosted and not htmx.history_restore_request
+    if not htmx:
+        return False
+    return not htmx.boosted and not htmx.history_restore_request
 
 
 def page_or_fragment(

@@ -1,24 +1,19 @@
 """Middleware for what every response needs: a Content-Security-Policy, a 503 page when the
-database is unavailable, a sign-in page that replaces the whole page for htmx, and a limit on
-failed sign-ins."""
+database is unavailable, and a sign-in page that replaces the whole page for htmx. (Failed
+sign-ins are limited by django-axes: eventplanner/signin.py.)"""
 
 from __future__ import annotations
 
-import hashlib
 import logging
 from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlencode
 
 from django.conf import settings
-from django.contrib.auth.signals import user_logged_in, user_login_failed
-from django.core.cache import cache
 from django.db import InterfaceError, OperationalError
-from django.dispatch import receiver
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import resolve_url
 from django.template.loader import render_to_string
-from django.urls import reverse
 from django.utils.cache import patch_vary_headers
 from django_htmx.http import HttpResponseClientRedirect
 
@@ -99,81 +94,3 @@ class HtmxLoginRedirectMiddleware:
             return response
         back_to = htmx.current_url_abs_path or "/"
         return HttpResponseClientRedirect(f"{login_url}?{urlencode({'next': back_to})}")
-
-
-# ---------------------------------------------------------------------------------------
-# Login rate limiting
-# ---------------------------------------------------------------------------------------
-
-TOO_MANY_ATTEMPTS = (
-    "Too many failed sign-in attempts for this username from your network. "
-    "Wait {minutes} minutes and try again, or ask a coordinator to reset your password."
-)
-
-
-def client_ip(request: HttpRequest) -> str:
-    """The client's address: REMOTE_ADDR, or with NUM_PROXIES trusted proxies in front, the
-    address the outermost of them saw (earlier X-Forwarded-For entries can be forged)."""
-    proxies = settings.NUM_PROXIES
-    if proxies > 0:
-        forwarded = [
-            part.strip()
-            for part in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",")
-            if part.strip()
-        ]
-        if len(forwarded) >= proxies:
-            return forwarded[-proxies]
-    return request.META.get("REMOTE_ADDR", "")
-
-
-def _attempts_key(username: str, ip: str) -> str:
-    digest = hashlib.sha256(f"{username.strip().lower()}|{ip}".encode()).hexdigest()
-    return f"login-failures:{digest}"
-
-
-def login_blocked(username: str, ip: str) -> bool:
-    return cache.get(_attempts_key(username, ip), 0) >= settings.LOGIN_RATE_LIMIT
-
-
-@receiver(user_login_failed, dispatch_uid="eventplanner.count_failed_login")
-def count_failed_login(sender: Any, credentials: dict, request: HttpRequest | None = None, **kw):
-    if request is None:
-        return  # not a sign-in through a page (a script or a test calling authenticate())
-    key = _attempts_key(str(credentials.get("username", "")), client_ip(request))
-    # Counted from the last failure. get + set is not atomic across processes: a burst of
-    # parallel guesses may slip a few past the limit, which still caps guessing at a crawl.
-    cache.set(key, cache.get(key, 0) + 1, timeout=settings.LOGIN_RATE_WINDOW)
-
-
-@receiver(user_logged_in, dispatch_uid="eventplanner.reset_failed_logins")
-def reset_failed_logins(sender: Any, request: HttpRequest | None, user: Any, **kwargs) -> None:
-    if request is not None:
-        cache.delete(_attempts_key(user.get_username(), client_ip(request)))
-
-
-class LoginRateLimitMiddleware:
-    """Answer 429 to a sign-in (the site's or the admin's) for a username and address that
-    failed LOGIN_RATE_LIMIT times within LOGIN_RATE_WINDOW seconds, even with the right
-    password, so guessing cannot continue; a successful sign-in resets the count."""
-
-    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
-        self.get_response = get_response
-
-    def __call__(self, request: HttpRequest) -> HttpResponse:
-        if request.method == "POST" and request.path_info in (
-            reverse("login"),
-            reverse("admin:login"),
-        ):
-            username = request.POST.get("username", "")
-            if login_blocked(username, client_ip(request)):
-                minutes = max(1, settings.LOGIN_RATE_WINDOW // 60)
-                logger.warning("Sign-in rate limit reached for %r", username[:150])
-                response = HttpResponse(
-                    render_to_string(
-                        "429.html", {"message": TOO_MANY_ATTEMPTS.format(minutes=minutes)}
-                    ),
-                    status=429,
-                )
-                response["Retry-After"] = str(settings.LOGIN_RATE_WINDOW)
-                return response
-        return self.get_response(request)

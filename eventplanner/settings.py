@@ -7,7 +7,10 @@ CACHE_URL, and the HTTPS settings below. With DEBUG off the secure defaults appl
 """
 
 import os
+import zoneinfo
+from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
@@ -28,12 +31,17 @@ def env_int(name: str, default: int) -> int:
     return default if value is None or not value.strip() else int(value)
 
 
-DEBUG = env_bool("DEBUG", True)
+# Off unless asked for: a deployment that forgets DEBUG must not serve debug pages signed with
+# the development key below. `make` and the test settings turn it on for development.
+DEBUG = env_bool("DEBUG", False)
 
 _DEV_SECRET_KEY = "dev-only-insecure-key-do-not-use-in-production"
 SECRET_KEY = os.environ.get("SECRET_KEY", _DEV_SECRET_KEY if DEBUG else "")
 if not SECRET_KEY:
-    raise ImproperlyConfigured("SECRET_KEY must be set in the environment when DEBUG is off.")
+    raise ImproperlyConfigured(
+        "SECRET_KEY must be set in the environment when DEBUG is off "
+        "(for development on this machine, set DEBUG=true)."
+    )
 
 ALLOWED_HOSTS = [
     h.strip()
@@ -54,7 +62,10 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django.contrib.humanize",
     "django_htmx",
+    "axes",
     "template_partials.apps.SimpleAppConfig",
+    # The project's own system checks and static files (eventplanner/static).
+    "eventplanner.apps.EventplannerConfig",
     "planning",
     "fulfillment",
 ]
@@ -71,9 +82,10 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "eventplanner.middleware.ContentSecurityPolicyMiddleware",
-    "eventplanner.middleware.LoginRateLimitMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "eventplanner.middleware.HtmxLoginRedirectMiddleware",
+    # Turns a sign-in refused for too many failures into the 429 page.
+    "axes.middleware.AxesMiddleware",
     # Last, so its process_exception sees a view's database error first.
     "eventplanner.middleware.DatabaseUnavailableMiddleware",
 ]
@@ -125,9 +137,11 @@ SQLITE_OPTIONS = {
 }
 
 
-def database_from_env(url: str | None, sqlite_path: Path) -> dict:
+def database_from_env(url: str | None, sqlite_path: Path) -> dict[str, Any]:
     if url:
-        config = dj_database_url.parse(url, conn_max_age=60, conn_health_checks=True)
+        config: dict[str, Any] = dict(
+            dj_database_url.parse(url, conn_max_age=60, conn_health_checks=True)
+        )
         if config["ENGINE"] == "django.db.backends.sqlite3":
             config["OPTIONS"] = {**SQLITE_OPTIONS, **config.get("OPTIONS", {})}
             config["CONN_MAX_AGE"] = 0
@@ -153,6 +167,12 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 
+# axes first: it refuses a locked-out sign-in before any password is checked.
+AUTHENTICATION_BACKENDS = [
+    "eventplanner.signin.SignInLimitBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "/"
 LOGOUT_REDIRECT_URL = "login"
@@ -166,22 +186,26 @@ LANGUAGES = [
     ("en-au", "English (Australia)"),
     ("en-ca", "English (Canada)"),
 ]
+# Where the bakery is: "today", run dates and history times are shown in it.
 TIME_ZONE = os.environ.get("TIME_ZONE", "UTC")
+try:
+    zoneinfo.ZoneInfo(TIME_ZONE)
+except (zoneinfo.ZoneInfoNotFoundError, ValueError) as error:
+    raise ImproperlyConfigured(
+        f"TIME_ZONE={TIME_ZONE!r} is not a time zone name; use one like America/Chicago."
+    ) from error
 USE_I18N = True
 USE_TZ = True
 
 STATIC_URL = "static/"
-STATIC_ROOT = BASE_DIR / "staticfiles"
-STATICFILES_DIRS = [BASE_DIR / "eventplanner" / "static"]
+STATIC_ROOT = Path(os.environ.get("STATIC_ROOT", BASE_DIR / "staticfiles"))
+# One storage everywhere: `collectstatic` writes the same hashed files and manifest whatever
+# DEBUG is, so a release step cannot produce a tree the app then fails to serve. With DEBUG on
+# (runserver) the storage links unhashed names and whitenoise serves them from the apps.
+# Without the manifest, production pages would all fail: the eventplanner.E001 check says so.
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
-    "staticfiles": {
-        "BACKEND": (
-            "django.contrib.staticfiles.storage.StaticFilesStorage"
-            if DEBUG
-            else "whitenoise.storage.CompressedManifestStaticFilesStorage"
-        )
-    },
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
 }
 
 MESSAGE_STORAGE = "django.contrib.messages.storage.session.SessionStorage"
@@ -203,6 +227,8 @@ LOGGING = {
 if env_bool("TRUST_X_FORWARDED_PROTO", False):
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", not DEBUG)
+# Load balancers probe the app directly over plain http: answer them, never redirect.
+SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$"]
 SESSION_COOKIE_SECURE = env_bool("SECURE_COOKIES", not DEBUG)
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
 SESSION_COOKIE_HTTPONLY = True
@@ -229,10 +255,9 @@ CONTENT_SECURITY_POLICY = os.environ.get(
 )
 
 # ---------------------------------------------------------------------------------------
-# Cache: used by the login rate limiter. The default is per process (LocMem); with several
-# app processes or machines, point CACHE_URL at a shared cache so the limit holds across
-# them: "db://eventplanner_cache" (a table in the shared database, created with
-# `manage.py createcachetable`) or "redis://host:6379/0" (needs the redis package).
+# Cache. The default is per process (LocMem); with several app processes or machines, point
+# CACHE_URL at a shared cache: "db://eventplanner_cache" (a table in the shared database,
+# created with `manage.py createcachetable`) or "redis://host:6379/0". /readyz checks it.
 # ---------------------------------------------------------------------------------------
 
 
@@ -253,10 +278,24 @@ def cache_from_env(url: str | None) -> dict:
 
 CACHES = {"default": cache_from_env(os.environ.get("CACHE_URL"))}
 
-# Login attempts: after LOGIN_RATE_LIMIT failures for one username from one address within
-# LOGIN_RATE_WINDOW seconds, sign-in for that pair answers 429 until the window passes.
-LOGIN_RATE_LIMIT = env_int("LOGIN_RATE_LIMIT", 5)
-LOGIN_RATE_WINDOW = env_int("LOGIN_RATE_WINDOW", 15 * 60)
+# ---------------------------------------------------------------------------------------
+# Sign-in limits (django-axes, eventplanner/signin.py). After AXES_FAILURE_LIMIT failures for
+# one username from one address, or LOGIN_ADDRESS_FAILURE_LIMIT from one address across
+# usernames, sign-in there answers 429 until AXES_COOLOFF_MINUTES after the last failure, or
+# until staff unlock it. Counted in the database: the same for every process and machine.
+# ---------------------------------------------------------------------------------------
+AXES_FAILURE_LIMIT = env_int("AXES_FAILURE_LIMIT", 5)
+LOGIN_ADDRESS_FAILURE_LIMIT = env_int("LOGIN_ADDRESS_FAILURE_LIMIT", 30)
+AXES_COOLOFF_TIME = timedelta(minutes=env_int("AXES_COOLOFF_MINUTES", 15))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_HANDLER = "eventplanner.signin.SignInPolicyHandler"
+AXES_USERNAME_CALLABLE = "eventplanner.signin.lockout_username"
+AXES_CLIENT_IP_CALLABLE = "eventplanner.signin.client_ip"
+AXES_LOCKOUT_CALLABLE = "eventplanner.signin.lockout_response"
+# A successful sign-in clears that username's failures from that address.
+AXES_RESET_ON_SUCCESS = True
+# Failures while locked out do not extend the block: the page promises a fixed time.
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
 # How many reverse proxies in front of the app append to X-Forwarded-For; 0 means
 # REMOTE_ADDR is the client (no proxy).
 NUM_PROXIES = env_int("NUM_PROXIES", 0)

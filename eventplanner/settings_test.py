@@ -6,6 +6,10 @@ they are given. With DATABASE_URL set (PostgreSQL), both aliases live on that se
 
 import os
 
+# The tests run the development configuration (their own secret key, no https redirect);
+# set before the settings read it. The production one is tested in subprocesses.
+os.environ.setdefault("DEBUG", "true")
+
 from .settings import *  # noqa: F403
 from .settings import DATABASES, VAR_DIR, database_from_env
 

@@ -10,6 +10,7 @@ urlpatterns = [
     path("", include("fulfillment.urls")),
     path("admin/", admin.site.urls),
     path("healthz", views.healthz, name="healthz"),
+    path("readyz", views.readyz, name="readyz"),
     path("", include("planning.urls")),
 ]
 

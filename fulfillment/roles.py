@@ -32,11 +32,13 @@ EDIT_PLANS = [
 ]
 MOVE_STATUS = [("fulfillment", "change_fulfillment_status")]
 UNDO_STATUS = [("fulfillment", "undo_fulfillment_status")]
+# Unlock a sign-in locked after too many failures: delete its access attempt in the admin.
+UNLOCK_SIGN_IN = [("axes", "view_accessattempt"), ("axes", "delete_accessattempt")]
 
 ROLES: dict[str, list[tuple[str, str]]] = {
     "Planners": VIEW_ALL + EDIT_PLANS,
     "Packers": VIEW_ALL + MOVE_STATUS,
-    "Coordinators": VIEW_ALL + EDIT_PLANS + MOVE_STATUS + UNDO_STATUS,
+    "Coordinators": VIEW_ALL + EDIT_PLANS + MOVE_STATUS + UNDO_STATUS + UNLOCK_SIGN_IN,
 }
 
 

@@ -1,5 +1,6 @@
 import os
 import shutil
+from pathlib import Path
 
 import pytest
 from django.db import connection, transaction
@@ -36,11 +37,36 @@ hypothesis_settings.register_profile(
 hypothesis_settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "dev"))
 
 CHROMIUM = os.environ.get("CHROMIUM_PATH") or shutil.which("chromium") or "/usr/bin/chromium"
+E2E_DIR = Path(__file__).parent / "e2e"
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _collected_static_files(django_test_environment):
+    """Pages link hashed static names from the manifest (the production storage); `make test`
+    collects them first, a plain `pytest` on a fresh clone does it here."""
+    from django.conf import settings
+    from django.contrib.staticfiles.storage import staticfiles_storage
+    from django.core.management import call_command
+
+    if not (Path(settings.STATIC_ROOT) / staticfiles_storage.manifest_name).exists():
+        call_command("collectstatic", interactive=False, verbosity=0)
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _live_server_serves_static_like_production():
+    """live_server would answer /static/ from the finders, which know no hashed names; hand
+    those requests to the app instead, whose whitenoise serves the collected files as in
+    production (imported by live_server when it starts, so patched before)."""
+    from django.contrib.staticfiles import handlers
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(handlers, "StaticFilesHandler", lambda application: application)
+        yield
 
 
 @pytest.fixture(autouse=True)
 def _fresh_cache():
-    """The login rate limiter counts in the cache: no test inherits another's failures."""
+    """No test inherits another's cached values (the cache may be shared: CACHE_URL)."""
     from django.core.cache import cache
 
     cache.clear()
@@ -66,7 +92,16 @@ def superuser(django_user_model):
     )
 
 
+def is_browser_test(item) -> bool:
+    return E2E_DIR in Path(item.path).parents
+
+
 def pytest_collection_modifyitems(config, items):
+    # The hook sees the whole session's items: mark exactly those under tests/e2e/, so a
+    # missing browser skips the browser tests and nothing else.
+    for item in items:
+        if is_browser_test(item):
+            item.add_marker(pytest.mark.e2e)
     if os.path.exists(CHROMIUM):
         return
     if os.environ.get("REQUIRE_E2E"):

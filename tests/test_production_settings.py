@@ -15,11 +15,13 @@ PRODUCTION_ENV = {
     "SECRET_KEY": "k3y-for-the-deploy-check-" + "x7Qp2Lm9" * 6,
     "ALLOWED_HOSTS": "planner.example.org",
     "DJANGO_SETTINGS_MODULE": "eventplanner.settings",
+    "TIME_ZONE": "America/Chicago",
 }
 
 
 def _manage(tmp_path, *args, env=None):
-    ignored = {"DATABASE_URL", "SECRET_KEY", "DJANGO_ALLOW_ASYNC_UNSAFE"}  # the last: tests only
+    # DJANGO_ALLOW_ASYNC_UNSAFE is for tests only; DEBUG and TIME_ZONE come from each case.
+    ignored = {"DATABASE_URL", "SECRET_KEY", "DJANGO_ALLOW_ASYNC_UNSAFE", "DEBUG", "TIME_ZONE"}
     base = {k: v for k, v in os.environ.items() if k not in ignored}
     return subprocess.run(
         [sys.executable, "manage.py", *args],
@@ -50,6 +52,41 @@ def test_production_refuses_to_start_without_a_secret_key(tmp_path):
     result = _manage(tmp_path, "check", env=env)
     assert result.returncode != 0
     assert "SECRET_KEY must be set" in result.stderr
+
+
+def test_debug_is_off_unless_set(tmp_path):
+    env = {k: v for k, v in PRODUCTION_ENV.items() if k != "DEBUG"}
+    result = _manage(
+        tmp_path, "shell", "-c", "from django.conf import settings; print(settings.DEBUG)", env=env
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines()[-1] == "False"
+
+
+def test_without_the_static_manifest_production_refuses_to_start_and_says_what_to_run(tmp_path):
+    env = {**PRODUCTION_ENV, "STATIC_ROOT": str(tmp_path / "never-collected")}
+    result = _manage(tmp_path, "check", "--deploy", env=env)
+    assert result.returncode != 0
+    assert "eventplanner.E001" in result.stderr
+    assert "static files manifest" in result.stderr
+    assert "manage.py collectstatic --noinput" in result.stderr
+    # The control: once collected, the same environment starts.
+    collected = _manage(tmp_path, "collectstatic", "--noinput", "-v0", env=env)
+    assert collected.returncode == 0, collected.stderr
+    assert _manage(tmp_path, "check", "--deploy", env=env).returncode == 0
+
+
+def test_an_unknown_time_zone_is_refused_with_an_example(tmp_path):
+    result = _manage(tmp_path, "check", env={**PRODUCTION_ENV, "TIME_ZONE": "America/Chicgo"})
+    assert result.returncode != 0
+    assert "TIME_ZONE='America/Chicgo' is not a time zone name" in result.stderr
+    assert "America/Chicago" in result.stderr
+
+
+def test_check_deploy_warns_when_time_zone_is_left_unset(tmp_path):
+    env = {k: v for k, v in PRODUCTION_ENV.items() if k != "TIME_ZONE"}
+    result = _manage(tmp_path, "check", "--deploy", env=env)
+    assert "eventplanner.W001" in result.stdout + result.stderr
 
 
 def test_production_settings_values(tmp_path):

@@ -106,8 +106,8 @@ def world():
     return make_world()
 
 
-# healthz: the load balancer's liveness check; it shows nothing and touches no data.
-PUBLIC = {"login", "logout", "admin:login", "admin:logout", "healthz"}
+# healthz, readyz: the load balancer's liveness and readiness checks; they show no data.
+PUBLIC = {"login", "logout", "admin:login", "admin:logout", "healthz", "readyz"}
 
 
 def _to_login(response, login_path: str) -> bool:

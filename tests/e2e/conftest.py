@@ -9,11 +9,6 @@ PHONE = {"width": 375, "height": 812}
 DESKTOP = {"width": 1280, "height": 900}
 
 
-def pytest_collection_modifyitems(items):
-    for item in items:
-        item.add_marker(pytest.mark.e2e)
-
-
 @pytest.fixture
 def make_user(django_user_model):
     def make(username: str, role: str | None = "Coordinators", **extra):
