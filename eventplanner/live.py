@@ -91,7 +91,8 @@ class Part:
         instead of being missed."""
         cached = getattr(request, "_live_state", None)
         if cached is None:
-            cached = request._live_state = self.state_of(kwargs)
+            cached = self.state_of(kwargs)
+            setattr(request, "_live_state", cached)  # noqa: B010 (HttpRequest declares no such field)
         return cached
 
 

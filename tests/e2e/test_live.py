@@ -222,8 +222,10 @@ def test_signed_out_the_page_says_so_and_keeps_what_was_typed(
     url = f"{live_server.url}/events/{event.pk}/fulfillment/"
     alice.goto(url)
     alice.locator(f"#assignment-{mary.pk}").get_by_role("link", name="Edit").click()
-    alice.get_by_label("Notes").fill("leave at the door")
+    # Type only into the form htmx has settled, not the row it is replacing.
+    expect(alice.get_by_label("Notes")).to_be_visible()
     wait_for_htmx(alice)
+    alice.get_by_label("Notes").fill("leave at the door")
     alice.context.clear_cookies()
     expect(alice.locator("#live")).to_contain_text("You are signed out", timeout=APPEARS_MS)
     expect(alice.get_by_label("Notes")).to_have_value("leave at the door")
