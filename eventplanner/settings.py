@@ -144,12 +144,15 @@ def database_from_env(url: str | None, sqlite_path: Path) -> dict[str, Any]:
         )
         if config["ENGINE"] == "django.db.backends.sqlite3":
             config["OPTIONS"] = {**SQLITE_OPTIONS, **config.get("OPTIONS", {})}
-            config["CONN_MAX_AGE"] = 0
         return config
+    # Kept open between requests like PostgreSQL's: opening a SQLite connection runs four
+    # PRAGMAs and cost 2.6-3.3 ms a request, ten times an unchanged live poll's own work.
     return {
         "ENGINE": "django.db.backends.sqlite3",
         "NAME": sqlite_path,
         "OPTIONS": dict(SQLITE_OPTIONS),
+        "CONN_MAX_AGE": 60,
+        "CONN_HEALTH_CHECKS": True,
     }
 
 

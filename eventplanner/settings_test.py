@@ -26,8 +26,12 @@ else:
     # File-backed test databases: an in-memory database shared with live_server threads
     # gives "database table is locked".
     DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / f"test-default-{_worker}.sqlite3")}
+    # Each test's live-server threads open their own connections; closing them after every
+    # request keeps a finished thread from holding one across the test database's flush.
+    DATABASES["default"]["CONN_MAX_AGE"] = 0
     DATABASES["other"] = database_from_env(None, VAR_DIR / "other.sqlite3")
     DATABASES["other"]["TEST"] = {"NAME": str(VAR_DIR / f"test-other-{_worker}.sqlite3")}
+    DATABASES["other"]["CONN_MAX_AGE"] = 0
 
 # Tests do not need collected files; whitenoise serves straight from the finders.
 WHITENOISE_USE_FINDERS = True
