@@ -12,6 +12,7 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.core.management import CommandError, call_command
 from django.db import connection, transaction
+from django.urls import reverse
 
 from fulfillment import services as fulfillment_services
 from fulfillment.models import EventRecipientPackage, FulfillmentStatusChange, Recipient
@@ -109,6 +110,19 @@ def test_a_delivered_assignment_has_exactly_one_history_row_from_the_import():
     assert history[0].get_source_display() == "Import"
     pending = EventRecipientPackage.objects.filter(fulfillment_status="pending")
     assert not FulfillmentStatusChange.objects.filter(assignment__in=pending).exists()
+
+
+def test_an_imported_status_is_shown_as_imported_not_as_made_by_a_script(admin_client):
+    _import()
+    delivered = EventRecipientPackage.objects.get(
+        event__name="Christmas 2025", recipient__name="Mrs. O'Brien"
+    )
+    for name in ("fulfillment:assignment_history", "fulfillment:assignment_detail"):
+        page = admin_client.get(reverse(name, args=[delivered.event_id, delivered.pk]))
+        text = page.content.decode()
+        assert page.status_code == 200
+        assert "imported" in text
+        assert "a script" not in text
 
 
 def test_the_traps_are_resolved_as_a_user_moving_in_expects():
