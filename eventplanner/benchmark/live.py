@@ -5,12 +5,9 @@ the CPU that 50 open pages polling every LIVE_POLL_SECONDS take from the app's p
 from __future__ import annotations
 
 import http.client
-import json
 import os
 import re
 import shutil
-import subprocess
-import tempfile
 import threading
 import time
 from dataclasses import asdict, dataclass
@@ -19,7 +16,7 @@ from typing import Any
 
 from django.db import connection
 
-from eventplanner.benchmark.load import CONNECTIONS, HOST, WRK_REPORT, PageResult, Server
+from eventplanner.benchmark.load import CONNECTIONS, HOST, PageResult, Server, wrk_load
 from eventplanner.benchmark.operations import selected
 
 POLL_SHARE = 0.5  # a 204 poll: at least half of /healthz's throughput
@@ -56,30 +53,7 @@ def _wrk(port: int, path: str, headers: dict[str, str], seconds: int) -> dict[st
     """Load `path` with wrk (the threaded fallback when it is missing) and report it."""
     if not shutil.which("wrk"):
         return _threads(port, path, headers, seconds)
-    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
-        script.write(WRK_REPORT)
-    try:
-        command = ["wrk", "-t2", f"-c{CONNECTIONS}", f"-d{seconds}s", "--timeout=10s"]
-        command += ["-s", script.name]
-        for name, value in headers.items():
-            command += ["-H", f"{name}: {value}"]
-        output = subprocess.run(
-            [*command, f"http://{HOST}:{port}{path}"],
-            capture_output=True,
-            text=True,
-            check=True,
-            timeout=seconds + 30,
-        ).stdout
-    finally:
-        os.unlink(script.name)
-    report = json.loads([line for line in output.splitlines() if line.startswith("{")][-1])
-    return {
-        "requests": report["requests"],
-        "requests_per_s": report["requests"] / (report["duration_us"] / 1e6),
-        "p50_ms": report["p50_us"] / 1000,
-        "p95_ms": report["p95_us"] / 1000,
-        "errors": report["errors"] + report["bad_status"],
-    }
+    return wrk_load(port, path, headers, seconds)
 
 
 def _threads(port: int, path: str, headers: dict[str, str], seconds: int) -> dict[str, float]:

@@ -163,13 +163,18 @@ end
 
 
 def _load_with_wrk(port: int, path: str, cookie: str, seconds: int) -> dict[str, float]:
+    return wrk_load(port, path, {"Cookie": cookie} if cookie else {}, seconds)
+
+
+def wrk_load(port: int, path: str, headers: dict[str, str], seconds: int) -> dict[str, float]:
+    """Load `path` with wrk for `seconds` and report requests/s, p50, p95 and errors."""
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
         script.write(WRK_REPORT)
     try:
         command = ["wrk", "-t2", f"-c{CONNECTIONS}", f"-d{seconds}s", "--timeout=10s"]
         command += ["-s", script.name]
-        if cookie:
-            command += ["-H", f"Cookie: {cookie}"]
+        for name, value in headers.items():
+            command += ["-H", f"{name}: {value}"]
         output = subprocess.run(
             [*command, f"http://{HOST}:{port}{path}"],
             capture_output=True,
