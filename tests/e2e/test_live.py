@@ -207,8 +207,13 @@ def test_a_hidden_tab_sends_no_polls_and_polls_at_once_when_shown(
     if hidden:
         assert polls == []
         _set_hidden(alice, False)
-        alice.wait_for_timeout(400)  # well inside the interval: the poll on showing
-        assert len(polls) == 1
+        # Inside the interval: the poll made on showing (a regular one may follow it, on a busy
+        # machine in the same window).
+        for _ in range(16):
+            if polls:
+                break
+            alice.wait_for_timeout(50)
+        assert 1 <= len(polls) <= 2
     else:
         assert len(polls) >= 2
 
