@@ -49,9 +49,18 @@ def test_check_deploy_fails_when_debug_is_on(tmp_path):
 
 def test_production_refuses_to_start_without_a_secret_key(tmp_path):
     env = {k: v for k, v in PRODUCTION_ENV.items() if k != "SECRET_KEY"}
-    result = _manage(tmp_path, "check", env=env)
+    result = _manage(tmp_path, "check", "--deploy", env=env)
     assert result.returncode != 0
+    assert "eventplanner.E002" in result.stderr
     assert "SECRET_KEY must be set" in result.stderr
+
+
+def test_a_checkout_without_key_debug_or_collected_files_still_checks_its_migrations(tmp_path):
+    """What a developer or a CI step runs on a fresh clone, before anything is configured."""
+    env = {"STATIC_ROOT": str(tmp_path / "never-collected")}
+    result = _manage(tmp_path, "makemigrations", "--check", "--dry-run", env=env)
+    assert result.returncode == 0, result.stderr
+    assert "No changes detected" in result.stdout
 
 
 def test_debug_is_off_unless_set(tmp_path):
