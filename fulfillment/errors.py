@@ -28,6 +28,15 @@ BULK_REFUSED = (
 UNDO_REASON_REQUIRED = "A reason is required to undo a status change."
 UNDO_NOTHING = "This package is pending: there is no earlier status to go back to."
 NO_PERMISSION = "{user} may not {action}."
+TAKE_BACK_NOBODY = "Only the person who made a step can take it back; a script cannot."
+TAKE_BACK_NOT_YOURS = (
+    "Only {author} can take back this step: they made it. A coordinator can undo it with a reason."
+)
+TAKE_BACK_TOO_LATE = (
+    "This step can no longer be taken back: that is possible for {minutes} minutes after "
+    "making it. A coordinator can undo it with a reason."
+)
+TAKE_BACK_NOTHING = "This package has no step of yours to take back: it is {current}."
 DUPLICATE_ASSIGNMENT = (
     "{recipient} already has the package {package} for this event. "
     "Edit the existing assignment instead."

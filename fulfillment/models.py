@@ -44,6 +44,8 @@ class ChangeSource(models.TextChoices):
     COMMAND = "command", "Command"
     # Written once per assignment that arrives with a status from another tool's export.
     IMPORT = "import", "Import"
+    # The person who made a step took it back themselves, within the take-back window.
+    TAKE_BACK = "take_back", "Taken back by its author"
 
 
 class Recipient(TimestampedModel):

@@ -4,7 +4,8 @@ history, the fulfillment pages' reads and the recipients and packages catalog.
 Callers (views, admin actions, management commands, tests) use these names and only these;
 each is defined in the module named for what it holds, beside this one:
 
-- fulfillment/workflow.py: status changes, one row or many, forward and one step back;
+- fulfillment/workflow.py: status changes, one row or many, forward and one step back,
+  and taking back one's own step;
 - fulfillment/errors.py: what is refused and why (messages and error types);
 - fulfillment/assignments.py: assign, edit, remove, copy for next season; a recipient's and
   an assignment's history;
@@ -57,6 +58,9 @@ from fulfillment.errors import (
     REMOVE_HAS_HISTORY,
     REMOVE_NOT_PENDING,
     STALE_STATUS,
+    TAKE_BACK_NOT_YOURS,
+    TAKE_BACK_NOTHING,
+    TAKE_BACK_TOO_LATE,
     TRANSITION_REFUSED,
     UNDO_NOTHING,
     UNDO_REASON_REQUIRED,
@@ -87,9 +91,11 @@ from fulfillment.reads import (
 )
 from fulfillment.workflow import (
     CHANGE_STATUS_PERM,
+    TAKE_BACK_WINDOW,
     UNDO_STATUS_PERM,
     bulk_undo_fulfillment_status,
     bulk_update_fulfillment_status,
+    take_back_fulfillment_status,
     undo_fulfillment_status,
     update_fulfillment_status,
 )
@@ -100,6 +106,8 @@ __all__ = [
     "bulk_update_fulfillment_status",
     "undo_fulfillment_status",
     "bulk_undo_fulfillment_status",
+    "take_back_fulfillment_status",
+    "TAKE_BACK_WINDOW",
     "CHANGE_STATUS_PERM",
     "UNDO_STATUS_PERM",
     # What is refused, and why
@@ -110,6 +118,9 @@ __all__ = [
     "DuplicateAssignmentError",
     "TRANSITION_REFUSED",
     "STALE_STATUS",
+    "TAKE_BACK_NOT_YOURS",
+    "TAKE_BACK_TOO_LATE",
+    "TAKE_BACK_NOTHING",
     "BULK_REFUSED",
     "BULK_UNDO_REFUSED",
     "BULK_UNDO_STALE",

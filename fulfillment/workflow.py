@@ -38,6 +38,10 @@ from fulfillment.errors import (
     INVALID_STATUS,
     NO_PERMISSION,
     STALE_STATUS,
+    TAKE_BACK_NOBODY,
+    TAKE_BACK_NOT_YOURS,
+    TAKE_BACK_NOTHING,
+    TAKE_BACK_TOO_LATE,
     TRANSITION_REFUSED,
     UNDO_NOTHING,
     UNDO_REASON_REQUIRED,
@@ -60,6 +64,9 @@ CHANGE_STATUS_PERM = "fulfillment.change_fulfillment_status"
 UNDO_STATUS_PERM = "fulfillment.undo_fulfillment_status"
 CHANGE_STATUS_ACTION = "change fulfillment statuses"
 UNDO_STATUS_ACTION = "undo fulfillment statuses"
+# How long the person who made a step may take it back themselves (and only until someone
+# else changes the row); after that, a coordinator's undo with a reason.
+TAKE_BACK_WINDOW = datetime.timedelta(minutes=10)
 
 
 def _validate_status(value: Any, field: str = "new_status") -> str:
@@ -69,7 +76,9 @@ def _validate_status(value: Any, field: str = "new_status") -> str:
 
 
 def _validate_source(value: Any) -> str:
-    if value not in ChangeSource.values:
+    # A take-back is only ever written by take_back_fulfillment_status, which checks that its
+    # author made the step: no other change may claim that source.
+    if value not in ChangeSource.values or value == ChangeSource.TAKE_BACK:
         raise ValidationError({"source": [INVALID_SOURCE.format(value=value)]}, code="invalid")
     return ChangeSource(value).value
 
@@ -491,3 +500,71 @@ def bulk_undo_fulfillment_status(
                 connection=connection,
             )
     return len(steps)
+
+
+def _own_last_step(assignment: EventRecipientPackage, changed_by: Any, connection) -> None:
+    """Refuse unless the row's latest change is a forward step `changed_by` made within
+    TAKE_BACK_WINDOW. Read under the row's lock, so no change can slip in between."""
+    current = assignment.fulfillment_status
+    last = (
+        FulfillmentStatusChange.objects.using(connection.alias)
+        .filter(assignment_id=assignment.pk)
+        .select_related("changed_by")
+        .order_by("-changed_at", "-id")
+        .first()
+    )
+    forward = last is not None and last.to_status == current and last.source in _FORWARD
+    if last is None or not forward or previous_status(current) != last.from_status:
+        raise InvalidTransitionError(
+            TAKE_BACK_NOTHING.format(current=current), current=current, requested="previous"
+        )
+    if last.changed_by_id != changed_by.pk:
+        author = last.changed_by.get_username() if last.changed_by else "a script"
+        raise PermissionDenied(TAKE_BACK_NOT_YOURS.format(author=author))
+    if last.changed_at < timezone.now() - TAKE_BACK_WINDOW:
+        minutes = int(TAKE_BACK_WINDOW.total_seconds() // 60)
+        raise InvalidTransitionError(
+            TAKE_BACK_TOO_LATE.format(minutes=minutes), current=current, requested="previous"
+        )
+
+
+# Sources of a step forward a person made on a page or in the admin.
+_FORWARD = (ChangeSource.PAGE, ChangeSource.ADMIN)
+
+
+def take_back_fulfillment_status(
+    assignment_id: int,
+    *,
+    expected_status: str,
+    connection: BaseDatabaseWrapper,
+    changed_by: Any,
+) -> EventRecipientPackage:
+    """Take back the step `changed_by` just made: the row goes back one status, without a
+    reason, if its latest change is that user's step forward to `expected_status`, made
+    within TAKE_BACK_WINDOW (so only until someone else changes the row). Needs the
+    permission to move statuses; a step by anyone else, or an older one, is left to a
+    coordinator's undo with a reason.
+
+    Locks the row like every change. A row already one step below `expected_status` (the
+    take-back posted twice) is left as it is; any other status than the one seen is stale.
+    One history row, source "take_back", by `changed_by`.
+    """
+    require_atomic(connection, "take_back_fulfillment_status")
+    expected_status = _validate_status(expected_status, "expected_status")
+    if changed_by is None:
+        raise PermissionDenied(TAKE_BACK_NOBODY)
+    assignment = _locked(
+        assignment_id,
+        connection,
+        changed_by=changed_by,
+        perm=CHANGE_STATUS_PERM,
+        action=CHANGE_STATUS_ACTION,
+    )
+    current = assignment.fulfillment_status
+    if current != expected_status and current == previous_status(expected_status):
+        return assignment  # already taken back
+    _refuse_if_stale(assignment, expected_status)
+    _own_last_step(assignment, changed_by, connection)
+    target = previous_status(current)
+    assert target is not None  # a forward step was the latest change
+    return _record_change(assignment, target, changed_by, ChangeSource.TAKE_BACK, "", connection)
