@@ -84,6 +84,12 @@ class StatusChangeForm(forms.Form):
     expected_status = forms.ChoiceField(choices=STATUS_CHOICES, required=False)
 
 
+class TakeBackForm(forms.Form):
+    """Taking back one's own step: the status the row showed when it was offered."""
+
+    expected_status = forms.ChoiceField(choices=STATUS_CHOICES)
+
+
 class BulkStatusForm(forms.Form):
     ids = IdListField(required=False)
     new_status = forms.ChoiceField(

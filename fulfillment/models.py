@@ -1,5 +1,8 @@
 from __future__ import annotations
 
+import datetime
+from typing import Any
+
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
@@ -46,6 +49,13 @@ class ChangeSource(models.TextChoices):
     IMPORT = "import", "Import"
     # The person who made a step took it back themselves, within the take-back window.
     TAKE_BACK = "take_back", "Taken back by its author"
+
+
+# Sources of a step a person made by hand, on a page or in the admin.
+BY_HAND = (ChangeSource.PAGE, ChangeSource.ADMIN)
+# How long the person who made a step may take it back themselves (and only while it is the
+# row's latest change); after that, a coordinator's undo with a reason.
+TAKE_BACK_WINDOW = datetime.timedelta(minutes=10)
 
 
 class Recipient(TimestampedModel):
@@ -206,6 +216,21 @@ class FulfillmentStatusChange(models.Model):
 
     def delete(self, *args, **kwargs):
         raise TypeError("Fulfillment history is append-only.")
+
+    @property
+    def is_step_forward(self) -> bool:
+        """A step a person made by hand along the workflow (not an undo or a take-back)."""
+        return self.source in BY_HAND and next_status(self.from_status) == self.to_status
+
+    def may_be_taken_back_by(self, user: Any, now: datetime.datetime) -> bool:
+        """Whether `user` made this step forward within TAKE_BACK_WINDOW of `now` (the
+        caller checks that it is still the row's latest change)."""
+        return (
+            self.is_step_forward
+            and user is not None
+            and self.changed_by_id == user.pk
+            and self.changed_at >= now - TAKE_BACK_WINDOW
+        )
 
 
 def assignments_with_status(status: str) -> models.Subquery:

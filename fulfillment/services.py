@@ -70,6 +70,7 @@ from fulfillment.errors import (
     InvalidTransitionError,
     StaleStatusError,
 )
+from fulfillment.models import TAKE_BACK_WINDOW
 from fulfillment.reads import (
     MAX_PER_PAGE,
     AssignmentPage,
@@ -91,7 +92,6 @@ from fulfillment.reads import (
 )
 from fulfillment.workflow import (
     CHANGE_STATUS_PERM,
-    TAKE_BACK_WINDOW,
     UNDO_STATUS_PERM,
     bulk_undo_fulfillment_status,
     bulk_update_fulfillment_status,

@@ -58,6 +58,7 @@ urlpatterns = [
     path(f"{_row}status/", views.assignment_status, name="assignment_status"),
     path(f"{_row}history/", views.assignment_history, name="assignment_history"),
     path(f"{_row}undo/", views.assignment_undo, name="assignment_undo"),
+    path(f"{_row}take-back/", views.assignment_take_back, name="assignment_take_back"),
     path(f"{_row}edit/", views.assignment_edit, name="assignment_edit"),
     path(f"{_row}remove/", views.assignment_remove, name="assignment_remove"),
     *[

@@ -52,6 +52,7 @@ from fulfillment.errors import (
     StaleStatusError,
 )
 from fulfillment.models import (
+    TAKE_BACK_WINDOW,
     ChangeSource,
     EventRecipientPackage,
     FulfillmentStatus,
@@ -64,9 +65,6 @@ CHANGE_STATUS_PERM = "fulfillment.change_fulfillment_status"
 UNDO_STATUS_PERM = "fulfillment.undo_fulfillment_status"
 CHANGE_STATUS_ACTION = "change fulfillment statuses"
 UNDO_STATUS_ACTION = "undo fulfillment statuses"
-# How long the person who made a step may take it back themselves (and only until someone
-# else changes the row); after that, a coordinator's undo with a reason.
-TAKE_BACK_WINDOW = datetime.timedelta(minutes=10)
 
 
 def _validate_status(value: Any, field: str = "new_status") -> str:
@@ -503,7 +501,7 @@ def bulk_undo_fulfillment_status(
 
 
 def _own_last_step(assignment: EventRecipientPackage, changed_by: Any, connection) -> None:
-    """Refuse unless the row's latest change is a forward step `changed_by` made within
+    """Refuse unless the row's latest change is a step forward `changed_by` made within
     TAKE_BACK_WINDOW. Read under the row's lock, so no change can slip in between."""
     current = assignment.fulfillment_status
     last = (
@@ -513,23 +511,18 @@ def _own_last_step(assignment: EventRecipientPackage, changed_by: Any, connectio
         .order_by("-changed_at", "-id")
         .first()
     )
-    forward = last is not None and last.to_status == current and last.source in _FORWARD
-    if last is None or not forward or previous_status(current) != last.from_status:
+    if last is None or not last.is_step_forward or last.to_status != current:
         raise InvalidTransitionError(
             TAKE_BACK_NOTHING.format(current=current), current=current, requested="previous"
         )
     if last.changed_by_id != changed_by.pk:
         author = last.changed_by.get_username() if last.changed_by else "a script"
         raise PermissionDenied(TAKE_BACK_NOT_YOURS.format(author=author))
-    if last.changed_at < timezone.now() - TAKE_BACK_WINDOW:
+    if not last.may_be_taken_back_by(changed_by, timezone.now()):
         minutes = int(TAKE_BACK_WINDOW.total_seconds() // 60)
         raise InvalidTransitionError(
             TAKE_BACK_TOO_LATE.format(minutes=minutes), current=current, requested="previous"
         )
-
-
-# Sources of a step forward a person made on a page or in the admin.
-_FORWARD = (ChangeSource.PAGE, ChangeSource.ADMIN)
 
 
 def take_back_fulfillment_status(

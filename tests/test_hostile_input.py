@@ -221,6 +221,13 @@ FULFILLMENT_ENDPOINTS = [
         query=FILTER,
         words=(*STATUSES, "oops", "  "),
     ),
+    Endpoint(
+        "fulfillment:assignment_take_back",
+        ROW,
+        ("expected_status", "view"),
+        query=FILTER,
+        words=(*STATUSES, "checklist"),
+    ),
     Endpoint("fulfillment:assignment_edit", ROW, ("quantity", "notes"), query=FILTER),
     Endpoint("fulfillment:assignment_remove", ROW, (), query=FILTER),
     Endpoint("fulfillment:recipient_list", (), ("q", "page"), "get"),

@@ -125,7 +125,11 @@ def test_the_walk_covers_every_route(world):
 
 
 # Posting an empty form to these shows the form's error; they have no page to GET.
-POST_ONLY = {"fulfillment:bulk_status", "fulfillment:assignment_status"}
+POST_ONLY = {
+    "fulfillment:bulk_status",
+    "fulfillment:assignment_status",
+    "fulfillment:assignment_take_back",
+}
 
 
 def test_the_walk_fills_the_fulfillment_urls_with_real_rows(world, admin_client):

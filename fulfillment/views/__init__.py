@@ -26,7 +26,12 @@ from fulfillment.views.catalog import (
 )
 from fulfillment.views.exports import csv_safe, delivery_checklist, export_csv, packing_list
 from fulfillment.views.page import event_fulfillment
-from fulfillment.views.status import assignment_status, assignment_undo, bulk_status
+from fulfillment.views.status import (
+    assignment_status,
+    assignment_take_back,
+    assignment_undo,
+    bulk_status,
+)
 
 __all__ = [
     "RowDisplay",
@@ -37,6 +42,7 @@ __all__ = [
     "assignment_new",
     "assignment_remove",
     "assignment_status",
+    "assignment_take_back",
     "assignment_undo",
     "bulk_status",
     "catalog_delete",

@@ -204,6 +204,7 @@ ROW_EXTRAS = {
     "edit_form": None,
     "refocus": False,
     "focus_history": False,
+    "take_back": False,
 }
 
 

@@ -9,7 +9,7 @@ every transaction holds the write lock."""
 from __future__ import annotations
 
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import ObjectDoesNotExist, ValidationError
+from django.core.exceptions import ObjectDoesNotExist, PermissionDenied, ValidationError
 from django.db import connection, transaction
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
@@ -19,7 +19,7 @@ from django.views.decorators.vary import vary_on_headers
 
 from eventplanner.htmx import Attempt, Outcome, error_text, respond, wants_fragment
 from fulfillment import services
-from fulfillment.forms import BulkStatusForm, StatusChangeForm, UndoForm
+from fulfillment.forms import BulkStatusForm, StatusChangeForm, TakeBackForm, UndoForm
 from fulfillment.models import ChangeSource
 from fulfillment.views._common import (
     PERM_MOVE,
@@ -47,6 +47,7 @@ NOT_A_STATUS = "That is not a status this page can set; reload the page."
 SELECT_SOMETHING = "Select at least one package first."
 CHOOSE_A_STATUS = "Choose what to mark the selected packages as."
 NOT_THIS_EVENT = "Some selected packages do not belong to this event."
+TAKEN_BACK = "Taken back: {recipient}, {package} is {status} again."
 
 
 def _requested(form: StatusChangeForm) -> tuple[str, str | None]:
@@ -94,6 +95,7 @@ def assignment_status(request: HttpRequest, event_id: int, assignment_id: int) -
     def fragment() -> HttpResponse:
         context = row_context(request, event, row, **row_messages(change, outcome), refocus=True)
         context["live_text"] = outcome.text
+        context["take_back"] = _offers_take_back(request, change, row)
         if checklist:
             return render(request, "fulfillment/checklist.html#stop_row", context)
         return render_row_update(request, context, counts)
@@ -103,6 +105,12 @@ def assignment_status(request: HttpRequest, event_id: int, assignment_id: int) -
     else:
         back = page_url(event, filters_of(request), f"#assignment-{row.pk}")
     return respond(request, outcome, fragment=fragment, redirect_to=back)
+
+
+def _offers_take_back(request: HttpRequest, change: Attempt, row) -> bool:
+    """Whether the row's answer offers to take the step back: the step just asked for is
+    the row's latest change and it was this user's (the service decides when it is used)."""
+    return change.error is None and row.last_changed_by == request.user.get_username()
 
 
 def _shown(event, assignment_id: int) -> tuple:
@@ -250,4 +258,57 @@ def assignment_undo(request: HttpRequest, event_id: int, assignment_id: int) -> 
 
     detail = reverse("fulfillment:assignment_detail", args=[event.pk, row.pk])
     back = with_query(detail, filter_query(filters_of(request)))
+    return respond(request, outcome, fragment=fragment, redirect_to=back)
+
+
+def _taken_back_text(row) -> str:
+    names = {"recipient": row.recipient.name, "package": row.package.name}
+    return TAKEN_BACK.format(status=row.fulfillment_status, **names)
+
+
+@require_POST
+@login_required
+@vary_on_headers("HX-Request")
+def assignment_take_back(request: HttpRequest, event_id: int, assignment_id: int) -> HttpResponse:
+    """Take back the step this user just made (services.take_back_fulfillment_status): no
+    reason needed within the window; a colleague's or an older step is refused with the
+    way to a coordinator's undo, and the row is shown as it now is."""
+    require(request, PERM_MOVE)
+    form = TakeBackForm(request.POST)
+    with transaction.atomic():
+        event = get_event(event_id)
+        get_row(event, assignment_id)
+    refusals = (ValidationError, ObjectDoesNotExist, PermissionDenied)
+    with Attempt(*refusals) as change, transaction.atomic():
+        if not form.is_valid():
+            raise ValidationError(NOT_A_STATUS)
+        services.take_back_fulfillment_status(
+            assignment_id,
+            expected_status=form.cleaned_data["expected_status"],
+            changed_by=request.user,
+            connection=connection,
+        )
+        row, counts = _shown(event, assignment_id)  # read before it commits
+    if isinstance(change.error, ObjectDoesNotExist):
+        return row_gone(request, event, filters_of(request))
+    if change.error is not None:
+        with transaction.atomic():  # nothing was saved
+            row, counts = _shown(event, assignment_id)
+    outcome = outcome_of(change, row, _taken_back_text(row))
+    checklist = request.POST.get("view") == "checklist"
+
+    def fragment() -> HttpResponse:
+        short = None if change.error else f"Taken back to {row.fulfillment_status}."
+        context = row_context(
+            request, event, row, **row_messages(change, outcome), success=short, refocus=True
+        )
+        context["live_text"] = outcome.text
+        if checklist:
+            return render(request, "fulfillment/checklist.html#stop_row", context)
+        return render_row_update(request, context, counts)
+
+    if checklist:
+        back = reverse("fulfillment:delivery_checklist", args=[event.pk])
+    else:
+        back = page_url(event, filters_of(request), f"#assignment-{row.pk}")
     return respond(request, outcome, fragment=fragment, redirect_to=back)
