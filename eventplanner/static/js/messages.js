@@ -1,0 +1,82 @@
+// eventplanner: the page's messages float over the page (app.css, "Messages") instead of
+// pushing it down. Here: each gets a close button; a message that only reports (role
+// "status") fades after FADE_MS, one that warns (role "alert") stays until closed; and the
+// messages move to the top of the window while they would cover the form or row the user
+// is working in. A file, not inline script: the Content-Security-Policy forbids it.
+(function () {
+  "use strict";
+
+  var FADE_MS = 5000;
+
+  function box() {
+    return document.getElementById("messages");
+  }
+
+  function overlaps(a, b) {
+    return a.top < b.bottom && b.top < a.bottom && a.left < b.right && b.left < a.right;
+  }
+
+  // The part of the page being worked in: the focused field's form or row.
+  function workplace() {
+    var active = document.activeElement;
+    if (!active || active === document.body || !active.closest) return null;
+    return active.closest("form, tr, tbody, li, section") || active;
+  }
+
+  function place() {
+    var messages = box();
+    if (!messages) return;
+    messages.classList.remove("at-top");
+    var work = workplace();
+    if (!work || !messages.children.length) return;
+    if (overlaps(messages.getBoundingClientRect(), work.getBoundingClientRect())) {
+      messages.classList.add("at-top");
+    }
+  }
+
+  function dismiss(message) {
+    message.classList.add("fading");
+    window.setTimeout(function () {
+      message.remove();
+    }, 400);
+  }
+
+  function prepare() {
+    var messages = box();
+    if (!messages) return;
+    Array.prototype.forEach.call(messages.querySelectorAll(".message"), function (message) {
+      if (message.dataset.prepared) return;
+      message.dataset.prepared = "1";
+      var text = document.createElement("span");
+      text.className = "message-text";
+      while (message.firstChild) text.appendChild(message.firstChild);
+      message.appendChild(text);
+      var close = document.createElement("button");
+      close.type = "button";
+      close.className = "link message-close";
+      close.setAttribute("aria-label", "Close this message");
+      close.textContent = "×";
+      close.addEventListener("click", function () {
+        message.remove();
+      });
+      message.appendChild(close);
+      if (message.getAttribute("role") !== "alert") {
+        window.setTimeout(function () {
+          dismiss(message);
+        }, FADE_MS);
+      }
+    });
+    place();
+  }
+
+  document.addEventListener("DOMContentLoaded", function () {
+    prepare();
+    // #messages is filled, or replaced out of band, by htmx and by app.js.
+    var main = document.getElementById("main");
+    if (main && window.MutationObserver) {
+      new MutationObserver(prepare).observe(main, { childList: true, subtree: true });
+    }
+  });
+  document.addEventListener("focusin", place);
+  window.addEventListener("resize", place);
+})();
