@@ -54,6 +54,8 @@ from planning.models import Event
 NEW_PAGE = "fulfillment/assignment_new.html"
 # The search box whose typing asks for its choices, and the part that holds them.
 CHOICE_PARTS = {"recipient_q": "recipient_choice", "package_q": "package_choice"}
+# How many recipients or packages a choice lists; the search narrows them.
+CHOICES = 20
 
 
 def assignment_page(
@@ -224,14 +226,22 @@ def assignment_new(request: HttpRequest, event_id: int) -> HttpResponse:
     form = AssignmentForm(data if saving else None, initial=data.dict())
     with transaction.atomic():
         event = get_event(event_id)
+        # One more than is shown, to say when there are more matches than the list shows.
         recipients = services.search_recipients(
-            (data.get("recipient_q") or "")[:200], connection=connection
+            (data.get("recipient_q") or "")[:200], connection=connection, limit=CHOICES + 1
         )
         packages = services.search_packages(
-            (data.get("package_q") or "")[:200], connection=connection
+            (data.get("package_q") or "")[:200], connection=connection, limit=CHOICES + 1
         )
+    context: dict[str, Any] = {
+        "event": event,
+        "form": form,
+        "shown": CHOICES,
+        "more_recipients": len(recipients) > CHOICES,
+        "more_packages": len(packages) > CHOICES,
+    }
+    recipients, packages = recipients[:CHOICES], packages[:CHOICES]
     form.set_choices(recipients, packages)
-    context: dict[str, Any] = {"event": event, "form": form}
     if part := _choice_part(request):
         return render(request, f"{NEW_PAGE}#{part}", context)
     if not (saving and form.is_valid()):

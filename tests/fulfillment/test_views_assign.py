@@ -166,3 +166,26 @@ def test_assign_needs_the_permission_and_a_real_event(client_as, event):
     missing = reverse("fulfillment:assignment_new", args=[event.pk + 99])
     assert planner.post(missing, data).status_code == 404
     assert not EventRecipientPackage.objects.exists()
+
+
+def test_a_choice_longer_than_the_list_says_so_and_the_search_finds_the_rest(client_as, event):
+    recipients = [RecipientFactory(name=f"Recipient {n:02}", household="") for n in range(34)]
+    client = client_as("Planners")
+
+    html = client.get(new_url(event)).content.decode()
+
+    assert "Only the first 20 matches are listed" in html
+    assert f'<option value="{recipients[19].pk}">' in html
+    assert f'<option value="{recipients[33].pk}">' not in html
+    found = client.get(
+        new_url(event, "?recipient_q=Recipient 33"), HTTP_HX_TRIGGER_NAME="recipient_q", **HTMX
+    ).content.decode()
+    assert f'<option value="{recipients[33].pk}">Recipient 33</option>' in found
+    assert "Only the first" not in found
+
+
+def test_a_choice_that_fits_the_list_says_nothing_more(client_as, event):
+    for n in range(20):
+        RecipientFactory(name=f"Recipient {n:02}")
+    html = client_as("Planners").get(new_url(event)).content.decode()
+    assert "Only the first" not in html
