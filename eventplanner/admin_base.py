@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from contextvars import ContextVar
+
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
@@ -9,6 +12,9 @@ from django.contrib.admin.widgets import AutocompleteSelect
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest
+from django.template.response import TemplateResponse
+from django.utils.html import format_html
+from django.utils.translation import gettext
 
 from eventplanner.domain import MAX_ID
 
@@ -80,7 +86,25 @@ def refused_query(request: HttpRequest, date_field: str | None) -> str | None:
     return None
 
 
+# The rows a refused action was asked for, ticked again on the list it returns to (kept in
+# the session across the redirect, read while that list is rendered).
+KEPT_SELECTION = "admin_kept_selection"
+_kept_selection: ContextVar[frozenset[str]] = ContextVar("kept_selection", default=frozenset())
+
+
 class ModelAdmin(SafeAutocompleteMixin, admin.ModelAdmin):
+    def keep_selection(self, request: HttpRequest, ids: Iterable[int]) -> None:
+        """After a refusal: the list shown next has these rows still ticked, so the user
+        can change the selection instead of building it again."""
+        request.session[KEPT_SELECTION] = {"model": self.opts.label, "ids": [str(i) for i in ids]}
+
+    def action_checkbox(self, obj):
+        checked = str(obj.pk) in _kept_selection.get()
+        label = format_html(gettext("Select this object for an action - {}"), str(obj))
+        attrs = {"class": "action-select", "aria-label": label}
+        checkbox = forms.CheckboxInput(attrs, lambda value: checked)
+        return checkbox.render(helpers.ACTION_CHECKBOX_NAME, str(obj.pk))
+
     def response_action(self, request: HttpRequest, queryset):
         # Django filters by the posted selection as it is: a word, or a number beyond the id
         # column, would be a server error instead of a message.
@@ -94,7 +118,16 @@ class ModelAdmin(SafeAutocompleteMixin, admin.ModelAdmin):
         refusal = refused_query(request, self.date_hierarchy)
         if refusal is not None:
             return HttpResponseBadRequest(refusal, content_type="text/plain; charset=utf-8")
-        return super().changelist_view(request, extra_context)
+        kept = request.session.pop(KEPT_SELECTION, None) if request.method == "GET" else None
+        ids = kept["ids"] if kept and kept.get("model") == self.opts.label else []
+        token = _kept_selection.set(frozenset(ids))
+        try:
+            response = super().changelist_view(request, extra_context)
+            if isinstance(response, TemplateResponse):
+                response.render()  # while the kept selection is set
+            return response
+        finally:
+            _kept_selection.reset(token)
 
     def get_search_results(self, request: HttpRequest, queryset, search_term: str):
         # The list's search and every autocomplete of the admin come here; PostgreSQL text

@@ -145,6 +145,7 @@ class EventRecipientPackageAdmin(ModelAdmin):
             changed = change(ids, connections[alias])
         if attempt.error is not None:
             self.message_user(request, error_text(attempt.error), messages.ERROR)
+            self.keep_selection(request, ids)
             return None
         return len(ids), changed
 
@@ -182,6 +183,19 @@ class EventRecipientPackageAdmin(ModelAdmin):
     def mark_delivered(self, request: HttpRequest, queryset) -> None:
         self._bulk_move(request, queryset, FulfillmentStatus.DELIVERED)
 
+    def _refuse_pending(self, request: HttpRequest, refused: list, selected: list[int]) -> None:
+        blocked = [
+            services.BlockedRow(
+                row.pk, row.recipient.name, row.package.name, row.fulfillment_status
+            )
+            for row in refused
+        ]
+        text = services.BULK_UNDO_REFUSED.format(
+            count=len(blocked), rows="; ".join(map(str, blocked))
+        )
+        self.message_user(request, text, messages.ERROR)
+        self.keep_selection(request, selected)
+
     @admin.action(
         description="Step selected packages back one status (asks for a reason)",
         permissions=["undo_fulfillment_status"],
@@ -214,6 +228,10 @@ class EventRecipientPackageAdmin(ModelAdmin):
                 self.message_user(request, text, messages.SUCCESS)
             return None
         rows = list(queryset.select_related("recipient", "package", "event").order_by("pk"))
+        if refused := [row for row in rows if row.previous_status is None]:
+            # Said before a reason is asked for: the step back would refuse these anyway.
+            self._refuse_pending(request, refused, [row.pk for row in rows])
+            return None
         context = {
             **self.admin_site.each_context(request),
             "title": "Step packages back one status",

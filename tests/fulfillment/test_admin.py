@@ -1,3 +1,5 @@
+import re
+
 import pytest
 from django.contrib.auth.models import Permission
 from django.urls import reverse
@@ -52,6 +54,26 @@ def test_refused_action_changes_nothing_and_lists_offending_rows(admin_client):
     assert f"Uncle Bob / {pending.package.name} (pending)" in content
     assert _statuses([ready, pending]) == ["ready", "pending"]
     assert not FulfillmentStatusChange.objects.exists()
+
+
+def test_a_refused_action_keeps_the_selection_ticked_on_the_list(admin_client):
+    ready, other = AssignmentFactory(ready=True), AssignmentFactory(ready=True)
+    pending = AssignmentFactory()
+
+    page = _run_action(admin_client, "mark_delivered", [ready, pending]).content.decode()
+
+    def ticked(row):
+        box = re.search(rf'<input[^>]*name="_selected_action"[^>]*value="{row.pk}"[^>]*>', page)
+        return "checked" in box.group(0)
+
+    assert [ticked(ready), ticked(pending), ticked(other)] == [True, True, False]
+
+
+def test_an_action_that_worked_leaves_nothing_ticked(admin_client):
+    ready = AssignmentFactory(ready=True)
+    page = _run_action(admin_client, "mark_delivered", [ready]).content.decode()
+    assert "1 package marked delivered." in page
+    assert re.search(rf'value="{ready.pk}"[^>]*checked', page) is None
 
 
 def test_status_actions_need_the_status_permission(client):

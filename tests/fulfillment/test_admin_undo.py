@@ -1,5 +1,7 @@
 """The admin's undo action: an intermediate page asks for the reason, then all or nothing."""
 
+import re
+
 import pytest
 from django.urls import reverse
 
@@ -94,3 +96,43 @@ def test_undo_confirmation_refuses_a_row_that_moved_after_it_was_shown(admin_cli
     assert "changed after the page was shown" in page
     assert _statuses([row]) == ["ready"]
     assert not FulfillmentStatusChange.objects.exists()
+
+
+def _ticked(page: str, row) -> bool:
+    checkbox = re.search(rf'<input[^>]*name="_selected_action"[^>]*value="{row.pk}"[^>]*>', page)
+    return checkbox is not None and "checked" in checkbox.group(0)
+
+
+def test_undo_of_a_selection_with_a_pending_row_is_refused_before_a_reason_is_asked(
+    admin_client,
+):
+    ready = AssignmentFactory(ready=True)
+    pending = AssignmentFactory(recipient=RecipientFactory(name="Uncle Bob"))
+
+    page = _undo(admin_client, [ready, pending]).content.decode()
+
+    assert 'name="reason"' not in page
+    assert "are pending and have no earlier status to go back to" in page
+    assert f"Uncle Bob / {pending.package.name} (pending)" in page
+    assert _ticked(page, ready)  # the selection is kept
+    assert _ticked(page, pending)
+    assert _statuses([ready, pending]) == ["ready", "pending"]
+
+
+def test_a_refused_step_back_returns_to_the_list_with_the_selection_kept(admin_client):
+    rows = [AssignmentFactory(delivered=True), AssignmentFactory(ready=True)]
+    seen = {f"seen_{rows[0].pk}": "ready", f"seen_{rows[1].pk}": "ready"}  # row 1 moved on
+
+    page = _undo(admin_client, rows, apply="1", reason="oops", **seen).content.decode()
+
+    assert "changed after the page was shown" in page
+    assert all(_ticked(page, row) for row in rows)
+
+
+def test_after_a_step_back_that_worked_nothing_stays_ticked(admin_client):
+    rows = [AssignmentFactory(delivered=True)]
+    page = _undo(admin_client, rows, apply="1", reason="oops").content.decode()
+    assert "1 package stepped back one status." in page
+    assert not _ticked(page, rows[0])
+    # and the next visit to the list starts with nothing kept
+    assert not _ticked(admin_client.get(CHANGELIST).content.decode(), rows[0])
