@@ -264,3 +264,18 @@ def test_on_the_checklist_a_delivery_is_taken_back_by_its_author(
 
     expect(stop.get_by_role("button", name=re.compile("Mark delivered"))).to_be_visible()
     assert status_of(rows[0]) == "ready"
+
+
+def test_the_showing_count_follows_rows_that_leave_the_filter_as_the_tabs_do(
+    page, live_server, make_user, login, rows
+):
+    open_pending(page, live_server, login, make_user("packer", role="Packers"), rows, DESKTOP)
+    showing = page.locator("#showing")
+    expect(showing).to_have_text("Showing 1–4 of 4 matching.")
+
+    step_button(page, rows[0]).click()
+
+    expect(page.locator("#count-pending .count-number")).to_have_text("3")
+    expect(showing).to_have_text("Showing 1–4; 3 matching now (1 left this list).")
+    take_back(page, rows[0])
+    expect(showing).to_have_text("Showing 1–4 of 4 matching.")

@@ -2,7 +2,8 @@
 // pushing it down. Here: each gets a close button; a message that only reports (role
 // "status") fades after FADE_MS, one that warns (role "alert") stays until closed; and the
 // messages move to the top of the window while they would cover the form or row the user
-// is working in. A file, not inline script: the Content-Security-Policy forbids it.
+// is working in; and the packing page's "Showing ..." line follows the counts. A file, not
+// inline script: the Content-Security-Policy forbids it.
 (function () {
   "use strict";
 
@@ -69,12 +70,37 @@
     place();
   }
 
+  // The packing page's "Showing 1-27 of 27 matching." follows the status tabs' count when
+  // rows leave or join the filter (the rows that left stay on the page, dimmed, until it is
+  // loaded again). A search narrows the list below the tabs' counts: its line is left as
+  // the server wrote it.
+  function followCounts() {
+    var line = document.getElementById("showing");
+    if (!line || line.hasAttribute("data-searched")) return;
+    var counter = document.querySelector("#" + line.dataset.count + " .count-number");
+    if (!counter) return;
+    var now = Number(counter.textContent);
+    var was = Number(line.dataset.matching);
+    var start = line.dataset.start;
+    var end = Number(line.dataset.end);
+    if (now === was && !line.dataset.followed) return;
+    var text = "Showing " + start + "–" + end;
+    text += now < end ? "; " + now + " matching now" : " of " + now + " matching";
+    if (was > now) text += " (" + (was - now) + " left this list)";
+    text += ".";
+    if (line.textContent !== text) line.textContent = text;
+    line.dataset.followed = "1";
+  }
+
   document.addEventListener("DOMContentLoaded", function () {
     prepare();
     // #messages is filled, or replaced out of band, by htmx and by app.js.
     var main = document.getElementById("main");
     if (main && window.MutationObserver) {
-      new MutationObserver(prepare).observe(main, { childList: true, subtree: true });
+      new MutationObserver(function () {
+        prepare();
+        followCounts();
+      }).observe(main, { childList: true, subtree: true, characterData: true });
     }
   });
   document.addEventListener("focusin", place);
