@@ -142,6 +142,10 @@ class RunEntry:
     recorded_at: datetime.datetime
     recorded_by: str
     notes: str
+    # A production run's actual yield and its unit ("1 batch, 0 cookies"): a batch that
+    # yielded nothing still counts as a batch toward the target, so the list says so.
+    items: int | None = None
+    items_unit: str = ""
 
 
 @dataclass(frozen=True)
@@ -165,7 +169,14 @@ def get_recent_runs(
         .filter(event_id=event_id)
         .order_by("-produced_at", "-id")
         .values_list(
-            "id", "recipe__name", "num_batches", "produced_at", "recorded_by__username", "notes"
+            "id",
+            "recipe__name",
+            "num_batches",
+            "produced_at",
+            "recorded_by__username",
+            "notes",
+            "actual_yield",
+            "recipe__yield_unit",
         )[:limit]
     )
     assembly = (
@@ -191,8 +202,10 @@ def get_recent_runs(
             when,
             user or "",
             notes,
+            items,
+            unit,
         )
-        for pk, name, amount, when, user, notes in production
+        for pk, name, amount, when, user, notes, items, unit in production
     ] + [
         RunEntry("assembly", pk, name, amount, "assembled", when, user or "", notes)
         for pk, name, amount, when, user, notes in assembly

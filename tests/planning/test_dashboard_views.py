@@ -543,3 +543,25 @@ def test_without_javascript_changes_come_back_to_the_same_pages(planner_client):
     assert f'href="{url("event_detail", event.pk)}?production_page=2#production"' in (
         confirm.content.decode()
     )
+
+
+def test_a_zero_yield_run_counts_as_a_batch_and_shows_as_one_batch_of_nothing(planner_client):
+    event = EventFactory()
+    target = ProductionTargetFactory(
+        event=event,
+        target_batches=4,
+        recipe__name="Stollen",
+        recipe__yield_per_batch=12,
+        recipe__yield_unit="loaves",
+    )
+    ProductionRunFactory(event=event, recipe=target.recipe, num_batches=1, actual_yield=12)
+    ProductionRunFactory(event=event, recipe=target.recipe, num_batches=1, actual_yield=0)
+
+    page = planner_client.get(url("event_detail", event.pk)).content.decode()
+
+    # DOMAIN.md: produced batches are the runs' batches; produced yield is their yield.
+    assert "2/4 batches (50%)" in page
+    assert "12 loaves" in page
+    assert "1 batch</strong>, 0 loaves · Stollen" in page
+    assert "1 batch</strong>, 12 loaves · Stollen" in page
+    assert page.count("nothing usable") == 1
