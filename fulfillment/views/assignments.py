@@ -13,6 +13,7 @@ from django.core.exceptions import ObjectDoesNotExist, ValidationError
 from django.db import connection, transaction
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
+from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django.views.decorators.vary import vary_on_headers
 
@@ -63,6 +64,15 @@ def assignment_page(
 ) -> HttpResponse:
     """The no-JavaScript page for one assignment: its history, undo and edit forms."""
     context = row_context(request, event, row, history=history, **extra)
+    # Without JavaScript the step's answer is a redirect to the list: its take-back offer is
+    # here, while the service would allow it.
+    last = history[-1] if history else None
+    context["take_back"] = (
+        context["can_move"]
+        and last is not None
+        and last.to_status == row.fulfillment_status
+        and last.may_be_taken_back_by(request.user, timezone.now())
+    )
     context.setdefault("undo_form", UndoForm(initial={"expected_status": row.fulfillment_status}))
     context.setdefault(
         "edit_form", AssignmentEditForm(initial={"quantity": row.quantity, "notes": row.notes})

@@ -169,3 +169,17 @@ def test_the_history_says_who_took_a_step_back(client_as, row):
     html = client.get(url("assignment_history", row), **HTMX).content.decode()
 
     assert "taken back by anna" in html
+
+
+def test_without_javascript_the_assignments_page_offers_the_take_back_to_its_author_only(
+    client_as, role_user, row
+):
+    author = client_as("Packers", "anna")
+    step(row, author.user)
+    page = author.get(url("assignment_detail", row)).content.decode()
+    assert "You marked this ready." in page
+    assert url("assignment_take_back", row) in page
+
+    author.force_login(role_user("Packers", "ben"))
+    page = author.get(url("assignment_detail", row)).content.decode()
+    assert url("assignment_take_back", row) not in page
