@@ -241,6 +241,22 @@ def _unlocked(assignment_id, conn, **permission):
     return EventRecipientPackage.objects.using(conn.alias).get(pk=assignment_id)
 
 
+def _checked_then_linger(monkeypatch):
+    """Each take-back also lingers between checking the history and writing: without the
+    lock both would see the step as the row's latest change."""
+    import time
+
+    from fulfillment import workflow
+
+    check = workflow._own_last_step
+
+    def linger(*args):
+        check(*args)
+        time.sleep(0.1)
+
+    monkeypatch.setattr(workflow, "_own_last_step", linger)
+
+
 def _two_take_backs(assignment, packer):
     from django.db import connection
 
@@ -269,6 +285,7 @@ def test_two_take_backs_at_once_step_back_once(role_user, monkeypatch):
 
     assignment, packer = _stepped_by(role_user)
     monkeypatch.setattr(workflow, "_locked", _lingering(workflow._locked))
+    _checked_then_linger(monkeypatch)
 
     results = _two_take_backs(assignment, packer)
 
@@ -283,6 +300,7 @@ def test_control_without_the_lock_two_take_backs_write_two_rows(role_user, monke
 
     assignment, packer = _stepped_by(role_user)
     monkeypatch.setattr(workflow, "_locked", _lingering(_unlocked))
+    _checked_then_linger(monkeypatch)
 
     _two_take_backs(assignment, packer)
 
