@@ -44,22 +44,28 @@
     return until > Date.now();
   }
 
-  // htmx:load fires for every element htmx puts on the page; the first page load is not a
-  // change, so nothing is held then.
-  var loaded = false;
+  // Every guarded button put on the page after it loaded is held: an answer swapped in by
+  // htmx, a colleague's change merged by live.js. Watched as the DOM changes (not on
+  // htmx:load, which comes with the settle, 20 ms after the swap and its autofocus): the
+  // observer runs before the next key press or click can be handled.
+  function holdAdded(records) {
+    var held = 0;
+    records.forEach(function (record) {
+      Array.prototype.forEach.call(record.addedNodes, function (node) {
+        if (node.nodeType !== 1) return;
+        var buttons = node.matches(GUARDED) ? [node] : [];
+        buttons = buttons.concat(Array.prototype.slice.call(node.querySelectorAll(GUARDED)));
+        buttons.forEach(function (button) {
+          hold(button);
+          held += 1;
+        });
+      });
+    });
+    if (held) announce("The row changed. Its next step is ready in a moment.");
+  }
   document.addEventListener("DOMContentLoaded", function () {
-    window.setTimeout(function () {
-      loaded = true;
-    }, 0);
-  });
-  document.addEventListener("htmx:load", function (event) {
-    var elt = event.detail.elt;
-    if (!loaded || !elt || !elt.querySelectorAll) return;
-    var buttons = elt.matches && elt.matches(GUARDED) ? [elt] : [];
-    buttons = buttons.concat(Array.prototype.slice.call(elt.querySelectorAll(GUARDED)));
-    if (!buttons.length) return;
-    buttons.forEach(hold);
-    announce("The row changed. Its next step is ready in a moment.");
+    if (!window.MutationObserver) return;
+    new MutationObserver(holdAdded).observe(document.body, { childList: true, subtree: true });
   });
 
   // Capturing, so the press is stopped before htmx or the form sees it.
