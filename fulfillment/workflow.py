@@ -130,6 +130,24 @@ def _locked(
     return assignment
 
 
+def _locked_to_move(assignment_id: int, connection, changed_by: Any) -> EventRecipientPackage:
+    """The row locked for a status change by someone who may move statuses."""
+    return _locked(
+        assignment_id,
+        connection,
+        changed_by=changed_by,
+        perm=CHANGE_STATUS_PERM,
+        action=CHANGE_STATUS_ACTION,
+    )
+
+
+def _stepped_back_already(assignment: EventRecipientPackage, expected_status: str) -> bool:
+    """The row is one step below what the caller saw: the step back was done already (the
+    same post again, or a colleague was faster)."""
+    current = assignment.fulfillment_status
+    return current != expected_status and current == previous_status(expected_status)
+
+
 def _refuse_if_stale(assignment: EventRecipientPackage, expected_status: str | None) -> None:
     """StaleStatusError, with the row as it now is, when the caller saw another status."""
     current = assignment.fulfillment_status
@@ -191,13 +209,7 @@ def update_fulfillment_status(
     source = _validate_source(source)
     validate_text(note, "note")
 
-    assignment = _locked(
-        assignment_id,
-        connection,
-        changed_by=changed_by,
-        perm=CHANGE_STATUS_PERM,
-        action=CHANGE_STATUS_ACTION,
-    )
+    assignment = _locked_to_move(assignment_id, connection, changed_by)
     current = assignment.fulfillment_status
     if current == new_status:
         return assignment
@@ -411,7 +423,7 @@ def undo_fulfillment_status(
         action=UNDO_STATUS_ACTION,
     )
     current = assignment.fulfillment_status
-    if current != expected_status and current == previous_status(expected_status):
+    if _stepped_back_already(assignment, expected_status):
         return assignment  # already stepped back from what the caller saw
     _refuse_if_stale(assignment, expected_status)
     target = previous_status(current)
@@ -546,18 +558,11 @@ def take_back_fulfillment_status(
     expected_status = _validate_status(expected_status, "expected_status")
     if changed_by is None:
         raise PermissionDenied(TAKE_BACK_NOBODY)
-    assignment = _locked(
-        assignment_id,
-        connection,
-        changed_by=changed_by,
-        perm=CHANGE_STATUS_PERM,
-        action=CHANGE_STATUS_ACTION,
-    )
-    current = assignment.fulfillment_status
-    if current != expected_status and current == previous_status(expected_status):
+    assignment = _locked_to_move(assignment_id, connection, changed_by)
+    if _stepped_back_already(assignment, expected_status):
         return assignment  # already taken back
     _refuse_if_stale(assignment, expected_status)
     _own_last_step(assignment, changed_by, connection)
-    target = previous_status(current)
+    target = previous_status(assignment.fulfillment_status)
     assert target is not None  # a forward step was the latest change
     return _record_change(assignment, target, changed_by, ChangeSource.TAKE_BACK, "", connection)

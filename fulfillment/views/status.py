@@ -90,12 +90,19 @@ def assignment_status(request: HttpRequest, event_id: int, assignment_id: int) -
             row, counts = _shown(event, assignment_id)
     moved = f"{row.recipient.name}: {row.package.name} is now {row.fulfillment_status}."
     outcome = outcome_of(change, row, moved)
+    context = {"take_back": _offers_take_back(request, change, row)}
+    return _answer_row_change(request, event, row, counts, change, outcome, context)
+
+
+def _answer_row_change(request, event, row, counts, change, outcome, extra) -> HttpResponse:
+    """The answer to a change of one row: for htmx the row (on the page, with the counts,
+    or on the checklist) with the focus on its next step; otherwise a redirect to it."""
     checklist = request.POST.get("view") == "checklist"
 
     def fragment() -> HttpResponse:
-        context = row_context(request, event, row, **row_messages(change, outcome), refocus=True)
+        messages = {**row_messages(change, outcome), **extra}
+        context = row_context(request, event, row, **messages, refocus=True)
         context["live_text"] = outcome.text
-        context["take_back"] = _offers_take_back(request, change, row)
         if checklist:
             return render(request, "fulfillment/checklist.html#stop_row", context)
         return render_row_update(request, context, counts)
@@ -295,20 +302,5 @@ def assignment_take_back(request: HttpRequest, event_id: int, assignment_id: int
         with transaction.atomic():  # nothing was saved
             row, counts = _shown(event, assignment_id)
     outcome = outcome_of(change, row, _taken_back_text(row))
-    checklist = request.POST.get("view") == "checklist"
-
-    def fragment() -> HttpResponse:
-        short = None if change.error else f"Taken back to {row.fulfillment_status}."
-        context = row_context(
-            request, event, row, **row_messages(change, outcome), success=short, refocus=True
-        )
-        context["live_text"] = outcome.text
-        if checklist:
-            return render(request, "fulfillment/checklist.html#stop_row", context)
-        return render_row_update(request, context, counts)
-
-    if checklist:
-        back = reverse("fulfillment:delivery_checklist", args=[event.pk])
-    else:
-        back = page_url(event, filters_of(request), f"#assignment-{row.pk}")
-    return respond(request, outcome, fragment=fragment, redirect_to=back)
+    short = None if change.error else f"Taken back to {row.fulfillment_status}."
+    return _answer_row_change(request, event, row, counts, change, outcome, {"success": short})

@@ -10,6 +10,7 @@ from django.utils import timezone
 from fulfillment import services
 from fulfillment.models import EventRecipientPackage, FulfillmentStatusChange
 from tests.fulfillment.factories import AssignmentFactory, StatusChangeFactory
+from tests.fulfillment.test_concurrency import _slow, _unlocked_reader
 
 pytestmark = pytest.mark.django_db
 
@@ -24,6 +25,11 @@ def _take_back(atomic, assignment, user, expected="ready"):
     return services.take_back_fulfillment_status(
         assignment.pk, expected_status=expected, changed_by=user, connection=atomic
     )
+
+
+def _undo(atomic, assignment, user, expected):
+    seen = {"reason": "by mistake", "expected_status": expected}
+    services.undo_fulfillment_status(assignment.pk, **seen, changed_by=user, connection=atomic)
 
 
 def _status(assignment):
@@ -75,13 +81,7 @@ def test_a_coordinator_cannot_take_back_a_packers_step_but_can_undo_it(atomic, r
 
     with pytest.raises(PermissionDenied):
         _take_back(atomic, assignment, coordinator)
-    services.undo_fulfillment_status(
-        assignment.pk,
-        reason="wrong box",
-        expected_status="ready",
-        changed_by=coordinator,
-        connection=atomic,
-    )
+    _undo(atomic, assignment, coordinator, "ready")
 
     assert _status(assignment) == "pending"
 
@@ -149,13 +149,7 @@ def test_a_take_back_cannot_be_taken_back_again_to_go_further(atomic, role_user)
 def test_a_coordinators_undo_is_not_a_step_to_take_back(atomic, role_user):
     coordinator = role_user("Coordinators")
     assignment = AssignmentFactory(delivered=True)
-    services.undo_fulfillment_status(
-        assignment.pk,
-        reason="not yet",
-        expected_status="delivered",
-        changed_by=coordinator,
-        connection=atomic,
-    )
+    _undo(atomic, assignment, coordinator, "delivered")
 
     with pytest.raises(ValidationError):
         _take_back(atomic, assignment, coordinator)
@@ -224,23 +218,6 @@ def needs_row_locks(test):
     return test
 
 
-def _lingering(reader):
-    """Every caller lingers between reading the row and writing: without the lock both
-    would read 'ready'."""
-    import time
-
-    def linger(assignment_id, conn, **permission):
-        row = reader(assignment_id, conn, **permission)
-        time.sleep(0.1)
-        return row
-
-    return linger
-
-
-def _unlocked(assignment_id, conn, **permission):
-    return EventRecipientPackage.objects.using(conn.alias).get(pk=assignment_id)
-
-
 def _checked_then_linger(monkeypatch):
     """Each take-back also lingers between checking the history and writing: without the
     lock both would see the step as the row's latest change."""
@@ -284,7 +261,7 @@ def test_two_take_backs_at_once_step_back_once(role_user, monkeypatch):
     from fulfillment import workflow
 
     assignment, packer = _stepped_by(role_user)
-    monkeypatch.setattr(workflow, "_locked", _lingering(workflow._locked))
+    monkeypatch.setattr(workflow, "_locked", _slow(workflow._locked))
     _checked_then_linger(monkeypatch)
 
     results = _two_take_backs(assignment, packer)
@@ -299,7 +276,7 @@ def test_control_without_the_lock_two_take_backs_write_two_rows(role_user, monke
     from fulfillment import workflow
 
     assignment, packer = _stepped_by(role_user)
-    monkeypatch.setattr(workflow, "_locked", _lingering(_unlocked))
+    monkeypatch.setattr(workflow, "_locked", _slow(_unlocked_reader))
     _checked_then_linger(monkeypatch)
 
     _two_take_backs(assignment, packer)
@@ -319,7 +296,7 @@ def test_a_take_back_and_a_colleagues_step_at_once_one_wins_the_other_is_stale(
 
     assignment, author = _stepped_by(role_user)
     colleague = role_user("Packers", "ben")
-    monkeypatch.setattr(workflow, "_locked", _lingering(workflow._locked))
+    monkeypatch.setattr(workflow, "_locked", _slow(workflow._locked))
 
     def call(i):
         with transaction.atomic():

@@ -32,31 +32,20 @@ def step(row, user, new_status="ready"):
         )
 
 
+def posted_step(client, row, new_status):
+    data = {"new_status": new_status, "expected_status": "pending"}
+    return client.post(url("assignment_status", row), data, **HTMX).content.decode()
+
+
 def test_the_row_answering_a_step_offers_to_take_it_back(client_as, row):
-    html = (
-        client_as("Packers")
-        .post(
-            url("assignment_status", row),
-            {"new_status": "ready", "expected_status": "pending"},
-            **HTMX,
-        )
-        .content.decode()
-    )
+    html = posted_step(client_as("Packers"), row, "ready")
     assert "Marked ready." in html
     assert url("assignment_take_back", row) in html
     assert 'name="expected_status" value="ready"' in html
 
 
 def test_a_refused_step_offers_no_take_back(client_as, row):
-    html = (
-        client_as("Packers")
-        .post(
-            url("assignment_status", row),
-            {"new_status": "delivered", "expected_status": "pending"},
-            **HTMX,
-        )
-        .content.decode()
-    )
+    html = posted_step(client_as("Packers"), row, "delivered")
     assert url("assignment_take_back", row) not in html
 
 
