@@ -286,3 +286,24 @@ def test_the_showing_count_follows_rows_that_leave_the_filter_as_the_tabs_do(
     expect(showing).to_have_text("Showing 1–4; 3 matching now (1 left this list).")
     take_back(page, rows[0])
     expect(showing).to_have_text("Showing 1–4 of 4 matching.")
+
+
+@WIDTHS
+def test_on_the_checklist_enter_twice_delivers_once_and_takes_nothing_back(
+    page, live_server, make_user, login, rows, viewport
+):
+    EventRecipientPackage.objects.filter(pk=rows[0].pk).update(fulfillment_status="ready")
+    page.set_viewport_size(viewport)
+    login(page, make_user("packer", role="Packers"))
+    page.goto(f"{live_server.url}/events/{rows[0].event_id}/checklist/")
+    stop = page.locator(f"#stop-{rows[0].pk}")
+
+    stop.get_by_role("button", name=re.compile("Mark delivered")).focus()
+    page.keyboard.press("Enter")
+    stop.locator(".badge", has_text="Delivered").wait_for()
+    page.keyboard.press("Enter")
+    page.wait_for_timeout(900)
+    wait_for_htmx(page)
+
+    assert status_of(rows[0]) == "delivered"
+    assert len(history_of(rows[0])) == 1
