@@ -417,7 +417,9 @@ class Seeder:
         )
         history = []
         for pk, status in assignment_ids:
-            steps = {FulfillmentStatus.READY: 1, FulfillmentStatus.DELIVERED: 2}.get(status, 0)
+            steps = {FulfillmentStatus.READY.value: 1, FulfillmentStatus.DELIVERED.value: 2}.get(
+                status, 0
+            )
             history += [
                 FulfillmentStatusChange(
                     assignment_id=pk,
