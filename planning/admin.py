@@ -1,3 +1,5 @@
+from typing import TYPE_CHECKING, TypedDict
+
 from django import forms
 from django.conf import settings
 from django.contrib import admin, messages
@@ -20,6 +22,16 @@ from planning.models import (
 from planning.transfer import import_baketracker
 from planning.transfer.baketracker import LIMITS, MAX_FILE_BYTES
 from planning.transfer.report import ImportReport, as_dict
+
+if TYPE_CHECKING:
+    from django_stubs_ext import WithAnnotations
+
+
+class _TargetCounts(TypedDict):
+    """What EventAdmin.get_queryset annotates each event with."""
+
+    n_production: int
+    n_assembly: int
 
 
 def _target_inline(kind: TargetKind) -> type[TabularInline]:
@@ -147,11 +159,11 @@ class EventAdmin(ModelAdmin):
         )
 
     @admin.display(description="Production targets", ordering="n_production")
-    def production_targets(self, obj: Event) -> int:
+    def production_targets(self, obj: "WithAnnotations[Event, _TargetCounts]") -> int:
         return obj.n_production
 
     @admin.display(description="Assembly targets", ordering="n_assembly")
-    def assembly_targets(self, obj: Event) -> int:
+    def assembly_targets(self, obj: "WithAnnotations[Event, _TargetCounts]") -> int:
         return obj.n_assembly
 
 

@@ -144,7 +144,7 @@ def target_form(kind: TargetKind) -> type[forms.Form]:
 @cache
 def target_edit_form(kind: TargetKind) -> type[forms.Form]:
     """Change a target's amount and notes (its item stays)."""
-    fields = {kind.amount_field: _amount_field(kind)}
+    fields: dict[str, forms.Field] = {kind.amount_field: _amount_field(kind)}
     return _form_class(kind, "TargetEdit", _UniqueIdsForm.id_prefix, fields)
 
 

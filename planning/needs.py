@@ -59,7 +59,8 @@ class EventNeeds:
 
     @property
     def changes(self) -> int:
-        return sum(n.suggestion != "ok" for n in [*self.recipes, *self.finished_goods])
+        needs: list[RecipeNeed | FinishedGoodNeed] = [*self.recipes, *self.finished_goods]
+        return sum(n.suggestion != "ok" for n in needs)
 
 
 def _ceil_div(a: int, b: int) -> int:
@@ -164,6 +165,7 @@ def apply_event_needs(
         validate_id(pk, "ids")
     needs = get_event_needs(event_id, connection=connection)
     created = raised = 0
+    need: RecipeNeed | FinishedGoodNeed
     for need in needs.recipes:
         if need.recipe_id in recipe_ids and need.suggestion != "ok":
             set_production_target(

@@ -107,7 +107,7 @@ def record_run(
         kind.run_time_field: details.recorded_at or timezone.now(),
         "recorded_by": details.recorded_by,
     }
-    if kind is PRODUCTION:
+    if kind is PRODUCTION and isinstance(item, Recipe):  # a production item is a recipe
         fields["actual_yield"] = _actual_yield(item, amount, details.actual_yield)
     run = kind.run_model(**fields)
     run.save(using=connection.alias)

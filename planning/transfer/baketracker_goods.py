@@ -17,12 +17,13 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeGuard
 
 from eventplanner.domain import MAX_DB_INT
 from planning.transfer.baketracker_values import (
     Season,
     fault,
+    max_length,
     note,
     rows_of,
     text,
@@ -119,14 +120,14 @@ def _yield_per_batch(data: dict) -> dict[str, float]:
             run.get("num_batches"),
             run.get("actual_yield"),
         )
-        if isinstance(recipe, str) and all(_is_int(v) for v in (batches, made)) and batches > 0:
+        if isinstance(recipe, str) and _is_int(batches) and _is_int(made) and batches > 0:
             total = totals.setdefault(recipe, [0, 0])
             total[0] += batches
             total[1] += made
     return {recipe: made / batches for recipe, (batches, made) in totals.items()}
 
 
-def _is_int(value: Any) -> bool:
+def _is_int(value: Any) -> TypeGuard[int]:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
@@ -138,9 +139,7 @@ def flatten_goods(data: dict, yields: Yields, season: Season) -> dict[str, Row]:
         slug = text(raw, "slug", where)
         if slug in goods:
             raise fault(f"{where}.slug", f"finished good {slug!r} is listed twice.")
-        name = text(
-            raw, "display_name", where, FINISHED_GOODS.model._meta.get_field("name").max_length
-        )
+        name = text(raw, "display_name", where, max_length("name", FINISHED_GOODS.model))
         unique(seen, name, f"{where}.display_name", "finished good")
         for key in ("packaging_instructions", "notes"):
             if raw.get(key):

@@ -111,7 +111,8 @@ def count_not_carried(data: dict, season: Season) -> None:
 def read_recipes(data: dict, yields: Yields, season: Season) -> list[Row]:
     """Recipes with the yield their runs are counted in; a recipe the file names only in a
     yield (archived in bake-tracker, still in old runs) is recreated from that yield."""
-    rows, seen = [], {}
+    rows: list[Row] = []
+    seen: dict[str, str] = {}
     name_length = max_length("name", RECIPES.model)
     for where, raw in rows_of(data, "recipes"):
         name = text(raw, "name", where, name_length)

@@ -167,7 +167,7 @@ def users_named(
         for row in rows
     }
     actors |= {_username(c.changed_by) for changes in history.values() for c in changes}
-    return sorted(actors - {None})
+    return sorted(actor for actor in actors if actor is not None)
 
 
 def catalog_row(entity: Entity, row: Model) -> dict[str, Any]:

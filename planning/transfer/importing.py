@@ -123,7 +123,7 @@ class Plan:
     document: Document
     catalog: list[Resolved]
     users: dict[str, Any]  # the file's users that exist here, by username
-    conflicts: list[str]
+    conflicts: list[Conflict]
     events: list[PlannedEvent] = field(default_factory=list)
 
     def counts(self) -> tuple[dict[str, int], dict[str, int]]:
@@ -167,7 +167,7 @@ def plan_import(document: Document, alias: str) -> Plan:
     return Plan(document, catalog, existing_users(document.users, alias), conflicts, planned)
 
 
-def event_conflicts(part: EventPart, alias: str) -> list[str]:
+def event_conflicts(part: EventPart, alias: str) -> list[Conflict]:
     if part.event is None:
         return []
     name, event_date = part.event["name"], part.event["event_date"]
@@ -211,7 +211,7 @@ def _matching_rows(entity: Entity, rows: list[Row], alias: str) -> dict[str, Mod
     return matches
 
 
-def value_conflicts(resolved: Resolved) -> Iterable[str]:
+def value_conflicts(resolved: Resolved) -> Iterable[Conflict]:
     if not resolved.entity.key:
         return
     for row in resolved.rows:
@@ -233,7 +233,7 @@ def value_conflicts(resolved: Resolved) -> Iterable[str]:
             )
 
 
-def parts_conflicts(resolved: Resolved, keys: dict[str, str], alias: str) -> Iterable[str]:
+def parts_conflicts(resolved: Resolved, keys: dict[str, str], alias: str) -> Iterable[Conflict]:
     """A reused row must have the same child rows as the file lists for it."""
     entity, parts = resolved.entity, resolved.entity.parts
     if parts is None:

@@ -16,7 +16,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.db.models import Model
+from django.core.exceptions import FieldDoesNotExist
+from django.db.models import ManyToOneRel, Model
 
 from fulfillment.models import Package, PackageItem, Recipient
 from planning.models import (
@@ -77,7 +78,10 @@ class Parts:
     @property
     def accessor(self) -> str:
         """The owner's manager of these rows (`good.components`)."""
-        return self.model._meta.get_field(self.owner).remote_field.get_accessor_name()
+        relation = self.model._meta.get_field(self.owner).remote_field
+        if not isinstance(relation, ManyToOneRel):
+            raise FieldDoesNotExist(f"{self.model._meta.label}.{self.owner} is no foreign key.")
+        return relation.get_accessor_name()
 
 
 @dataclass(frozen=True)

@@ -43,6 +43,8 @@ def _read(file: str) -> Any:
 
 
 def _report(result: ImportResult) -> list[str]:
+    if result.event is None:  # an event export creates its event or is refused
+        raise CommandError("The file created no event.")
     created = ", ".join(f"{n} {kind}" for kind, n in result.created.items() if n)
     reused = ", ".join(f"{n} {kind}" for kind, n in result.reused.items() if n)
     lines = [f"Imported {result.event} as event {result.event.pk}: {created or 'nothing'}."]
