@@ -6,7 +6,7 @@ transaction in the view's body and nothing is rendered inside one."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ObjectDoesNotExist, ValidationError
@@ -19,6 +19,7 @@ from django.views.decorators.vary import vary_on_headers
 from eventplanner.htmx import (
     DELETED_MEANWHILE,
     Attempt,
+    HtmxHttpRequest,
     Outcome,
     error_text,
     keep_typing,
@@ -51,13 +52,16 @@ from fulfillment.views._common import (
 )
 from planning.models import Event
 
+if TYPE_CHECKING:
+    from fulfillment.reads import ShownAssignment
+
 NEW_PAGE = "fulfillment/assignment_new.html"
 # The search box whose typing asks for its choices, and the part that holds them.
 CHOICE_PARTS = {"recipient_q": "recipient_choice", "package_q": "package_choice"}
 
 
 def assignment_page(
-    request: HttpRequest, event: Event, row: EventRecipientPackage, history, **extra
+    request: HttpRequest, event: Event, row: ShownAssignment, history, **extra
 ) -> HttpResponse:
     """The no-JavaScript page for one assignment: its history, undo and edit forms."""
     context = row_context(request, event, row, history=history, **extra)
@@ -195,11 +199,11 @@ def _refused_assignment(form: AssignmentForm, context: dict, error: Exception) -
         form.add_error(None, error_text(error))
 
 
-def _choice_part(request: HttpRequest) -> str | None:
+def _choice_part(request: HtmxHttpRequest) -> str | None:
     """The part of the form a search box asks for while someone types in it."""
     if request.method != "GET" or not wants_fragment(request):
         return None
-    return CHOICE_PARTS.get(request.htmx.trigger_name)
+    return CHOICE_PARTS.get(request.htmx.trigger_name or "")
 
 
 def _new_form(request: HttpRequest, context: dict[str, Any]) -> HttpResponse:
@@ -211,7 +215,7 @@ def _new_form(request: HttpRequest, context: dict[str, Any]) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 @login_required
 @vary_on_headers("HX-Request", "HX-Trigger-Name")
-def assignment_new(request: HttpRequest, event_id: int) -> HttpResponse:
+def assignment_new(request: HtmxHttpRequest, event_id: int) -> HttpResponse:
     """Assign a package to a recipient, both chosen by search. Typing in a search box asks
     this view (htmx) for just that box's choices; without JavaScript the Search button posts
     the form back with the narrowed choices and saves nothing. Assigning the same package to

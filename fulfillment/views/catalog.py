@@ -244,7 +244,7 @@ def _refused_save(kind: Catalog, form: forms.Form, entry, fields: dict, error: E
         form.add_error("name", services.PACKAGE_NAME_TAKEN.format(name=fields["name"].strip()))
     elif entry is not None and isinstance(error, type(entry).DoesNotExist):
         form.add_error(None, gone_text(error))
-    else:
+    elif isinstance(error, ObjectDoesNotExist):  # the last of the refusals _form_view catches
         form.add_error(None, kind.missing_text or gone_text(error))
 
 
