@@ -18,6 +18,7 @@ from typing import Any
 
 from django.db.models import Model
 
+from eventplanner.limits import ACTUAL_YIELD, AMOUNT, NOTES, PACKED, YIELD_PER_BATCH, Whole
 from fulfillment.models import Package, PackageItem, Recipient
 from planning.models import (
     AssemblyRun,
@@ -30,9 +31,16 @@ from planning.models import (
 )
 
 FORMAT = "eventplanner.event"
-VERSION = 1
+# 2: each recipient carries a stable key, so alike recipients stay apart. 1 is still read.
+VERSION = 2
+VERSIONS = (1, 2)
 # The key of a recipient's reference, local to the file, by which assignments name it.
 REFERENCE = "ref"
+# The key of a recipient's stable key: the same in every export of the same recipient.
+KEY = "key"
+# Assignments are read by hand (see below), held to the limits of their form.
+ASSIGNMENT_QUANTITY = PACKED
+ASSIGNMENT_NOTES = NOTES
 
 # What a field holds; it decides how the value is checked when read and written out.
 TEXT = "text"  # a string, required
@@ -51,6 +59,9 @@ class Field:
     kind: str = TEXT
     entity: str = ""  # REF and USER: the label of the entity it names
     source: str = ""  # the key in the file, when it is not the model field's name
+    # What an imported value is held to, as the form's field is: a Whole for an amount, a
+    # length for a text (None: the model column's length).
+    limit: Whole | int | None = None
 
     @property
     def key(self) -> str:
@@ -69,6 +80,7 @@ class Parts:
     entity: str  # the label of the entity it names
     part_source: str = ""  # the key in the file of the name, when it is not `part`
     amount: str = "quantity"
+    limit: Whole = AMOUNT  # of the amount
 
     @property
     def part_key(self) -> str:
@@ -109,6 +121,7 @@ class EventRows:
     model: type[Model]
     fields: tuple[Field, ...]
     order: tuple[str, ...]  # the order of the export, the same in every database
+    one_per_item: bool = False  # a target: one per recipe or finished good of the event
 
     @property
     def related(self) -> tuple[str, ...]:
@@ -175,7 +188,7 @@ RECIPES = Entity(
     Recipe,
     (
         *_text("name", "category"),
-        Field("yield_per_batch", POSITIVE),
+        Field("yield_per_batch", POSITIVE, limit=YIELD_PER_BATCH),
         *_text("yield_unit", "notes"),
     ),
 )
@@ -193,7 +206,7 @@ PACKAGES = Entity(
     "package",
     Package,
     _text("name", "description"),
-    parts=Parts("items", PackageItem, "package", "finished_good", "finished goods"),
+    parts=Parts("items", PackageItem, "package", "finished_good", "finished goods", limit=PACKED),
 )
 RECIPIENTS = Entity(
     "recipients",
@@ -210,8 +223,13 @@ PRODUCTION_TARGETS = EventRows(
     "production_targets",
     "production target",
     EventProductionTarget,
-    (Field("recipe", REF, "recipes"), Field("target_batches", POSITIVE), Field("notes", NOTE)),
+    (
+        Field("recipe", REF, "recipes"),
+        Field("target_batches", POSITIVE, limit=AMOUNT),
+        Field("notes", NOTE, limit=NOTES),
+    ),
     order=("recipe__name",),
+    one_per_item=True,
 )
 ASSEMBLY_TARGETS = EventRows(
     "assembly targets",
@@ -220,10 +238,11 @@ ASSEMBLY_TARGETS = EventRows(
     EventAssemblyTarget,
     (
         Field("finished_good", REF, "finished goods"),
-        Field("target_quantity", POSITIVE),
-        Field("notes", NOTE),
+        Field("target_quantity", POSITIVE, limit=AMOUNT),
+        Field("notes", NOTE, limit=NOTES),
     ),
     order=("finished_good__name",),
+    one_per_item=True,
 )
 PRODUCTION_RUNS = EventRows(
     "production runs",
@@ -232,10 +251,10 @@ PRODUCTION_RUNS = EventRows(
     ProductionRun,
     (
         Field("recipe", REF, "recipes"),
-        Field("num_batches", POSITIVE),
-        Field("actual_yield", COUNT),
+        Field("num_batches", POSITIVE, limit=AMOUNT),
+        Field("actual_yield", COUNT, limit=ACTUAL_YIELD),
         Field("produced_at", MOMENT),
-        Field("notes", NOTE),
+        Field("notes", NOTE, limit=NOTES),
         Field("recorded_by", USER, USERS),
     ),
     order=("produced_at", "recipe__name", "num_batches", "actual_yield", "notes", "id"),
@@ -247,9 +266,9 @@ ASSEMBLY_RUNS = EventRows(
     AssemblyRun,
     (
         Field("finished_good", REF, "finished goods"),
-        Field("quantity", POSITIVE),
+        Field("quantity", POSITIVE, limit=AMOUNT),
         Field("assembled_at", MOMENT),
-        Field("notes", NOTE),
+        Field("notes", NOTE, limit=NOTES),
         Field("recorded_by", USER, USERS),
     ),
     order=("assembled_at", "finished_good__name", "quantity", "notes", "id"),
