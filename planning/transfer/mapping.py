@@ -3,7 +3,8 @@
 Catalog entities (recipes, finished goods, packages) are found in the other database by a
 natural key: a row there with the same key is reused when it carries the same values and
 child rows, refused as a conflict when it does not, and created when there is none.
-Recipients have no natural key: one is reused when a row with all the same values exists.
+Recipients have no natural key: one is reused when a row with all the same values exists
+that no other recipient of the file took (two alike recipients are two people, alike.py).
 The event's own rows (targets, runs) are always created and name catalog rows and users.
 
 The plan and write steps of the import work on `Row`s and a `Document` and read nothing but
