@@ -7,6 +7,8 @@ from django.db.models import Q
 from django.db.models.functions import Lower
 from django.utils import timezone
 
+from eventplanner.limits import YIELD_PER_BATCH
+
 
 class TimestampedModel(models.Model):
     created_at = models.DateTimeField(default=timezone.now, editable=False)
@@ -52,7 +54,11 @@ class Recipe(TimestampedModel):
     name = models.CharField(max_length=200, unique=True)
     category = models.CharField(max_length=100, blank=True, default="")
     yield_per_batch = models.PositiveIntegerField(
-        default=1, validators=[MinValueValidator(1), MaxValueValidator(100_000)]
+        default=1,
+        validators=[
+            MinValueValidator(YIELD_PER_BATCH.minimum),
+            MaxValueValidator(YIELD_PER_BATCH.maximum),
+        ],
     )
     yield_unit = models.CharField(max_length=50, default="items")
     notes = models.TextField(blank=True, default="")

@@ -19,7 +19,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Any, TypeGuard
 
-from eventplanner.domain import MAX_DB_INT
+from eventplanner.limits import AMOUNT, YIELD_PER_BATCH
 from planning.transfer.baketracker_values import (
     Season,
     fault,
@@ -59,7 +59,9 @@ class Yields:
         for where, raw in rows_of(data, "finished_units"):
             slug, recipe = text(raw, "slug", where), text(raw, "recipe_name", where)
             per_batch = (
-                1 if raw.get("items_per_batch") is None else whole(raw, "items_per_batch", where)
+                1
+                if raw.get("items_per_batch") is None
+                else whole(raw, "items_per_batch", where, YIELD_PER_BATCH)
             )
             unit = note(raw, "item_unit", where, 50) or "items"
             name = note(raw, "display_name", where) or slug
@@ -173,7 +175,7 @@ def _compositions(data: dict, goods: dict[str, Row], yields: Yields, season: Sea
             raise fault(f"{where}.finished_unit_slug", f"{slug!r} is not in finished_units[].")
         if given[0] == "finished_good_component_slug" and slug not in goods:
             raise fault(f"{where}.{given[0]}", f"{slug!r} is not in finished_goods[].")
-        contents[owner].append((given[0], slug, whole(raw, "component_quantity", where)))
+        contents[owner].append((given[0], slug, whole(raw, "component_quantity", where, AMOUNT)))
     return contents
 
 
@@ -197,6 +199,10 @@ def _flatten(slug: str, contents: dict, yields: Yields, season: Season, path: tu
             found = {recipe: amount}
         for recipe, n in found.items():
             recipes[recipe] = recipes.get(recipe, 0) + n
-            if recipes[recipe] > MAX_DB_INT:
-                raise fault("compositions", f"finished good {slug!r} holds too many {recipe!r}.")
+            if recipes[recipe] > AMOUNT.maximum:
+                most = f"{AMOUNT.maximum:,}"
+                raise fault(
+                    "compositions",
+                    f"finished good {slug!r} holds more than {most} items of {recipe!r}.",
+                )
     return recipes

@@ -3,7 +3,8 @@
 Catalog entities (recipes, finished goods, packages) are found in the other database by a
 natural key: a row there with the same key is reused when it carries the same values and
 child rows, refused as a conflict when it does not, and created when there is none.
-Recipients have no natural key: one is reused when a row with all the same values exists.
+Recipients have no natural key: one is reused when a row with all the same values exists
+that no other recipient of the file took (two alike recipients are two people, alike.py).
 The event's own rows (targets, runs) are always created and name catalog rows and users.
 
 The plan and write steps of the import work on `Row`s and a `Document` and read nothing but
@@ -19,6 +20,7 @@ from typing import Any
 from django.core.exceptions import FieldDoesNotExist
 from django.db.models import ManyToOneRel, Model
 
+from eventplanner.limits import ACTUAL_YIELD, AMOUNT, NOTES, PACKED, YIELD_PER_BATCH, Whole
 from fulfillment.models import Package, PackageItem, Recipient
 from planning.models import (
     AssemblyRun,
@@ -31,9 +33,16 @@ from planning.models import (
 )
 
 FORMAT = "eventplanner.event"
-VERSION = 1
+# 2: each recipient carries a stable key, so alike recipients stay apart. 1 is still read.
+VERSION = 2
+VERSIONS = (1, 2)
 # The key of a recipient's reference, local to the file, by which assignments name it.
 REFERENCE = "ref"
+# The key of a recipient's stable key: the same in every export of the same recipient.
+KEY = "key"
+# Assignments are read by hand (see below), held to the limits of their form.
+ASSIGNMENT_QUANTITY = PACKED
+ASSIGNMENT_NOTES = NOTES
 
 # What a field holds; it decides how the value is checked when read and written out.
 TEXT = "text"  # a string, required
@@ -52,6 +61,9 @@ class Field:
     kind: str = TEXT
     entity: str = ""  # REF and USER: the label of the entity it names
     source: str = ""  # the key in the file, when it is not the model field's name
+    # What an imported value is held to, as the form's field is: a Whole for an amount, a
+    # length for a text (None: the model column's length).
+    limit: Whole | int | None = None
 
     @property
     def key(self) -> str:
@@ -70,6 +82,7 @@ class Parts:
     entity: str  # the label of the entity it names
     part_source: str = ""  # the key in the file of the name, when it is not `part`
     amount: str = "quantity"
+    limit: Whole = AMOUNT  # of the amount
 
     @property
     def part_key(self) -> str:
@@ -113,6 +126,7 @@ class EventRows:
     model: type[Model]
     fields: tuple[Field, ...]
     order: tuple[str, ...]  # the order of the export, the same in every database
+    one_per_item: bool = False  # a target: one per recipe or finished good of the event
 
     @property
     def related(self) -> tuple[str, ...]:
@@ -179,7 +193,7 @@ RECIPES = Entity(
     Recipe,
     (
         *_text("name", "category"),
-        Field("yield_per_batch", POSITIVE),
+        Field("yield_per_batch", POSITIVE, limit=YIELD_PER_BATCH),
         *_text("yield_unit", "notes"),
     ),
 )
@@ -197,7 +211,7 @@ PACKAGES = Entity(
     "package",
     Package,
     _text("name", "description"),
-    parts=Parts("items", PackageItem, "package", "finished_good", "finished goods"),
+    parts=Parts("items", PackageItem, "package", "finished_good", "finished goods", limit=PACKED),
 )
 RECIPIENTS = Entity(
     "recipients",
@@ -214,8 +228,13 @@ PRODUCTION_TARGETS = EventRows(
     "production_targets",
     "production target",
     EventProductionTarget,
-    (Field("recipe", REF, "recipes"), Field("target_batches", POSITIVE), Field("notes", NOTE)),
+    (
+        Field("recipe", REF, "recipes"),
+        Field("target_batches", POSITIVE, limit=AMOUNT),
+        Field("notes", NOTE, limit=NOTES),
+    ),
     order=("recipe__name",),
+    one_per_item=True,
 )
 ASSEMBLY_TARGETS = EventRows(
     "assembly targets",
@@ -224,10 +243,11 @@ ASSEMBLY_TARGETS = EventRows(
     EventAssemblyTarget,
     (
         Field("finished_good", REF, "finished goods"),
-        Field("target_quantity", POSITIVE),
-        Field("notes", NOTE),
+        Field("target_quantity", POSITIVE, limit=AMOUNT),
+        Field("notes", NOTE, limit=NOTES),
     ),
     order=("finished_good__name",),
+    one_per_item=True,
 )
 PRODUCTION_RUNS = EventRows(
     "production runs",
@@ -236,10 +256,10 @@ PRODUCTION_RUNS = EventRows(
     ProductionRun,
     (
         Field("recipe", REF, "recipes"),
-        Field("num_batches", POSITIVE),
-        Field("actual_yield", COUNT),
+        Field("num_batches", POSITIVE, limit=AMOUNT),
+        Field("actual_yield", COUNT, limit=ACTUAL_YIELD),
         Field("produced_at", MOMENT),
-        Field("notes", NOTE),
+        Field("notes", NOTE, limit=NOTES),
         Field("recorded_by", USER, USERS),
     ),
     order=("produced_at", "recipe__name", "num_batches", "actual_yield", "notes", "id"),
@@ -251,9 +271,9 @@ ASSEMBLY_RUNS = EventRows(
     AssemblyRun,
     (
         Field("finished_good", REF, "finished goods"),
-        Field("quantity", POSITIVE),
+        Field("quantity", POSITIVE, limit=AMOUNT),
         Field("assembled_at", MOMENT),
-        Field("notes", NOTE),
+        Field("notes", NOTE, limit=NOTES),
         Field("recorded_by", USER, USERS),
     ),
     order=("assembled_at", "finished_good__name", "quantity", "notes", "id"),

@@ -272,7 +272,7 @@ HOSTILE = [
     ),
     pytest.param(
         _broken(lambda d: d["production_runs"][0].update(num_batches=10**30)),
-        "production_runs[0].num_batches: must be at most 2,147,483,647",
+        "production_runs[0].num_batches: must be at most 1,000,000",
         id="huge-number",
     ),
     pytest.param(

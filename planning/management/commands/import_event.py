@@ -38,8 +38,11 @@ def _read(file: str) -> Any:
             return json.load(sys.stdin)
         with open(file, encoding="utf-8") as handle:
             return json.load(handle)
-    except (OSError, ValueError) as error:
-        raise CommandError(f"Cannot read {file}: {error}") from error
+    except (OSError, ValueError, RecursionError) as error:
+        # ValueError: not JSON, not UTF-8, or a number with more digits than Python reads;
+        # RecursionError: thousands of nested brackets.
+        reason = "nested too deeply" if isinstance(error, RecursionError) else error
+        raise CommandError(f"Cannot read {file}: {reason}") from error
 
 
 def _report(result: ImportResult) -> list[str]:
