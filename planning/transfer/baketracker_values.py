@@ -85,6 +85,7 @@ def whole(row: dict, key: str, where: str, limit: Whole) -> int:
     problem = limit.problem(value)
     if problem is not None:
         raise fault(f"{where}.{key}", f"{problem}.")
+    assert isinstance(value, int)  # what limit.problem() finds no fault with
     return value
 
 

@@ -168,7 +168,8 @@ def read_keyed_rows(entity: Entity, rows: list[Any]) -> list[Row]:
         row if isinstance(row, tuple) else (f"{entity.source}[{i}]", row)
         for i, row in enumerate(rows)
     ]
-    result, seen = [], {}
+    result: list[Row] = []
+    seen: dict[str, str] = {}
     for where, raw in placed:
         values = read_values(entity, raw, where)
         key = values[entity.key]
@@ -204,7 +205,9 @@ def read_parts(
 def read_recipients(rows: list[tuple[str, dict]], *, keyed: bool) -> list[Row]:
     """Recipients by the file's own reference: their names need not be unique. A file with
     keys gives each recipient one; two recipients with different keys are two people."""
-    result, refs, keys = [], {}, {}
+    result: list[Row] = []
+    refs: dict[str, str] = {}
+    keys: dict[str, str] = {}
     for where, raw in rows:
         ref = _text(_get(raw, REFERENCE, where), f"{where}.{REFERENCE}", 200, name=True)
         if ref in refs:
@@ -222,7 +225,8 @@ def read_recipients(rows: list[tuple[str, dict]], *, keyed: bool) -> list[Row]:
 def read_event_rows(
     spec: EventRows, rows: list[tuple[str, dict]], known: _Known
 ) -> list[dict[str, Any]]:
-    result, seen = [], {}
+    result: list[dict[str, Any]] = []
+    seen: dict[Any, str] = {}
     unique = next(f.name for f in spec.fields if f.kind == REF) if spec.one_per_item else None
     for where, raw in rows:
         values = read_values(spec, raw, where, known)
