@@ -23,18 +23,11 @@ from fulfillment.views import status as status_views
 from planning import runs as run_services
 from planning import targets as target_services
 from planning.models import Event, EventProductionTarget, ProductionRun, Recipe
-from tests.concurrency import run_concurrently
+from tests.concurrency import real_concurrency, run_concurrently
 from tests.fulfillment.factories import AssignmentFactory, PackageFactory, RecipientFactory
 from tests.planning.factories import EventFactory, RecipeFactory, UserFactory
 
-pytestmark = [
-    pytest.mark.postgres,
-    pytest.mark.django_db(transaction=True),
-    pytest.mark.skipif(
-        "not __import__('django.db').db.connection.features.has_select_for_update",
-        reason="real concurrency needs PostgreSQL",
-    ),
-]
+pytestmark = real_concurrency("real concurrency needs PostgreSQL")
 
 HOLD = 0.4  # how long the first writer keeps its transaction open after writing
 LATE = 0.15  # how much later the second request starts
