@@ -6,7 +6,7 @@ contract (README, "Transactions").
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.models import BigIntegerField, F, Sum
@@ -18,15 +18,27 @@ from planning.models import Event, EventAssemblyTarget, EventProductionTarget, F
 from planning.targets import set_assembly_target, set_production_target
 
 
-def _suggestion(current_target: int | None, needed: int) -> str:
-    """ "create", "raise" or "ok" (the current target already covers the need)."""
-    if current_target is None:
-        return "create"
-    return "raise" if current_target < needed else "ok"
+class _Need:
+    """One item's need beside its current target; each need class names its field of the
+    amount needed (`needed`), which the suggestion compares with the target."""
+
+    _needed: ClassVar[str]
+    current_target: int | None
+
+    def __init_subclass__(cls, *, needed: str, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        cls._needed = needed
+
+    @property
+    def suggestion(self) -> str:
+        """ "create", "raise" or "ok" (the current target already covers the need)."""
+        if self.current_target is None:
+            return "create"
+        return "raise" if self.current_target < getattr(self, self._needed) else "ok"
 
 
 @dataclass(frozen=True)
-class RecipeNeed:
+class RecipeNeed(_Need, needed="batches_needed"):
     recipe_id: int
     recipe_name: str
     items_needed: int
@@ -35,21 +47,13 @@ class RecipeNeed:
     batches_needed: int
     current_target: int | None
 
-    @property
-    def suggestion(self) -> str:
-        return _suggestion(self.current_target, self.batches_needed)
-
 
 @dataclass(frozen=True)
-class FinishedGoodNeed:
+class FinishedGoodNeed(_Need, needed="units_needed"):
     finished_good_id: int
     finished_good_name: str
     units_needed: int
     current_target: int | None
-
-    @property
-    def suggestion(self) -> str:
-        return _suggestion(self.current_target, self.units_needed)
 
 
 @dataclass(frozen=True)
