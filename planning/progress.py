@@ -19,7 +19,7 @@ from django.utils import timezone
 
 from eventplanner.domain import require_atomic, require_exists, validate_date, validate_id
 from fulfillment.models import EventRecipientPackage, FulfillmentStatus, assignments_with_status
-from planning.kinds import PRODUCTION, TargetKind
+from planning.kinds import ASSEMBLY, PRODUCTION, TargetKind
 from planning.models import (
     AssemblyRun,
     Event,
@@ -264,37 +264,38 @@ def _assembly_progress(alias: str, **event_filter: Any) -> dict[int, list[Assemb
     return result
 
 
+def _progress_rows(kind: TargetKind, alias: str, event_id: int) -> list:
+    if kind is PRODUCTION:
+        return _production_progress(alias, event_id).get(event_id, [])
+    return _assembly_progress(alias, event_id=event_id).get(event_id, [])
+
+
+def get_target_progress(
+    kind: TargetKind, event_id: int, *, connection: BaseDatabaseWrapper
+) -> list:
+    """Each target of this kind of the event with what the event's own runs achieved: the
+    production or the assembly progress."""
+    require_atomic(connection, "get_target_progress")
+    validate_id(event_id, "event_id")
+    rows = _progress_rows(kind, connection.alias, event_id)
+    if not rows:
+        require_exists(Event, event_id, "event_id", connection=connection)
+    return rows
+
+
 def get_production_progress(
     event_id: int, *, connection: BaseDatabaseWrapper
 ) -> list[ProductionProgress]:
     """Each production target of the event with what the event's own runs produced."""
     require_atomic(connection, "get_production_progress")
-    validate_id(event_id, "event_id")
-    rows = _production_progress(connection.alias, event_id).get(event_id, [])
-    if not rows:
-        require_exists(Event, event_id, "event_id", connection=connection)
-    return rows
+    return get_target_progress(PRODUCTION, event_id, connection=connection)
 
 
 def get_assembly_progress(
     event_id: int, *, connection: BaseDatabaseWrapper
 ) -> list[AssemblyProgress]:
     require_atomic(connection, "get_assembly_progress")
-    validate_id(event_id, "event_id")
-    rows = _assembly_progress(connection.alias, event_id=event_id).get(event_id, [])
-    if not rows:
-        require_exists(Event, event_id, "event_id", connection=connection)
-    return rows
-
-
-def get_target_progress(
-    kind: TargetKind, event_id: int, *, connection: BaseDatabaseWrapper
-) -> list[ProductionProgress] | list[AssemblyProgress]:
-    """Each target of this kind of the event with what the event's own runs achieved: the
-    production or the assembly progress."""
-    require_atomic(connection, "get_target_progress")
-    read = get_production_progress if kind is PRODUCTION else get_assembly_progress
-    return read(event_id, connection=connection)
+    return get_target_progress(ASSEMBLY, event_id, connection=connection)
 
 
 def _with_package_counts(queryset):
