@@ -8,6 +8,7 @@ from django.urls import reverse
 from planning.models import AssemblyRun, EventAssemblyTarget, EventProductionTarget, ProductionRun
 from tests.fulfillment.factories import AssignmentFactory, PackageItemFactory
 from tests.planning import factories
+from tests.responses import fragment
 
 pytestmark = pytest.mark.django_db
 
@@ -67,9 +68,7 @@ def test_add_production_target_htmx_returns_the_section(planner_client):
         {"recipe": recipe.pk, "target_batches": "4", "notes": ""},
         **HTMX,
     )
-    body = response.content.decode()
-    assert response.status_code == 200
-    assert "<html" not in body
+    body = fragment(response)
     assert 'id="production"' in body
     assert "0/4 batches (0%)" in body
     assert 'id="summary"' in body
@@ -279,13 +278,20 @@ def test_record_assembly_run(planner_client):
     assert "3/4 assembled (75%)" in page
 
 
-def test_needs_are_shown_and_applied_after_review(planner_client):
+def _event_giving_stollen_in_gift_boxes(*, packages: int):
+    """An event with one assignment of `packages` packages of three gift boxes, each box of
+    one Stollen loaf (four to a batch); returns the event, the recipe and the box."""
     event = factories.EventFactory()
     stollen = factories.RecipeFactory(name="Stollen", yield_per_batch=4)
     box = factories.FinishedGoodFactory(name="Gift box")
     factories.FinishedGoodComponentFactory(finished_good=box, recipe=stollen, quantity=1)
     item = PackageItemFactory(finished_good=box, quantity=3)
-    AssignmentFactory(event=event, package=item.package, quantity=2)  # 6 boxes, 6 loaves
+    AssignmentFactory(event=event, package=item.package, quantity=packages)
+    return event, stollen, box
+
+
+def test_needs_are_shown_and_applied_after_review(planner_client):
+    event, stollen, _ = _event_giving_stollen_in_gift_boxes(packages=2)  # 6 boxes, 6 loaves
 
     # Worked out when asked for: the dashboard links to them, without JavaScript a page of
     # its own, with htmx the section alone.
@@ -380,12 +386,7 @@ def test_needs_page_of_unknown_event_is_404_and_needs_a_login(planner_client):
 
 
 def test_needs_error_keeps_the_planners_ticks(planner_client):
-    event = factories.EventFactory()
-    stollen = factories.RecipeFactory(name="Stollen", yield_per_batch=4)
-    box = factories.FinishedGoodFactory(name="Gift box")
-    factories.FinishedGoodComponentFactory(finished_good=box, recipe=stollen, quantity=1)
-    item = PackageItemFactory(finished_good=box, quantity=3)
-    AssignmentFactory(event=event, package=item.package)
+    event, stollen, box = _event_giving_stollen_in_gift_boxes(packages=1)
     response = planner_client.post(url("needs_apply", event.pk), {"recipe_ids": ["999999"]}, **HTMX)
     body = response.content.decode()
     assert f'id="need-recipe-{stollen.pk}" checked' not in body
