@@ -157,47 +157,45 @@ def test_control_a_double_remove_without_its_handling_is_a_500(hold_after, monke
 # --- a click or an edit on a row removed meanwhile ----------------------------------------
 
 
-def _remove_and(row, url: str, data: dict, headers: dict) -> list:
+CLICK = {"new_status": "ready", "expected_status": "pending"}
+
+
+def _posted_on_a_row_removed_meanwhile(hold_after, action: str, data: dict):
+    """Remove an assignment while `action` (the URL name of a row's form) is posted on it,
+    with htmx; the answer to that post."""
+    row = AssignmentFactory()
+    hold_after(post_delete, EventRecipientPackage)
     remove = reverse("fulfillment:assignment_remove", args=[row.event_id, row.pk])
-    return race((remove, {"confirm": "yes"}), (url, data, headers))
+    url = reverse(f"fulfillment:{action}", args=[row.event_id, row.pk])
+    return race((remove, {"confirm": "yes"}), (url, data, HTMX))[1]
 
 
 def test_a_status_click_on_a_row_removed_meanwhile_says_so(hold_after):
-    row = AssignmentFactory()
-    hold_after(post_delete, EventRecipientPackage)
-    url = reverse("fulfillment:assignment_status", args=[row.event_id, row.pk])
-    data = {"new_status": "ready", "expected_status": "pending"}
-    _, click = _remove_and(row, url, data, HTMX)
+    click = _posted_on_a_row_removed_meanwhile(hold_after, "assignment_status", CLICK)
     assert click.status_code == 200
     assert "removed from the event meanwhile" in _text(click)
 
 
 def test_control_the_click_without_its_handling_is_a_500(hold_after, monkeypatch):
-    row = AssignmentFactory()
-    hold_after(post_delete, EventRecipientPackage)
     monkeypatch.setattr(status_views, "Attempt", _OldAttempt)
-    url = reverse("fulfillment:assignment_status", args=[row.event_id, row.pk])
-    data = {"new_status": "ready", "expected_status": "pending"}
-    assert _remove_and(row, url, data, HTMX)[1].status_code == 500
+    click = _posted_on_a_row_removed_meanwhile(hold_after, "assignment_status", CLICK)
+    assert click.status_code == 500
 
 
 def test_an_edit_of_a_row_removed_meanwhile_says_so_and_keeps_the_typing(hold_after):
-    row = AssignmentFactory()
-    hold_after(post_delete, EventRecipientPackage)
-    url = reverse("fulfillment:assignment_edit", args=[row.event_id, row.pk])
     data = {"quantity": "7", "notes": "nut-free, typed with care"}
-    _, edit = _remove_and(row, url, data, HTMX)
+    edit = _posted_on_a_row_removed_meanwhile(hold_after, "assignment_edit", data)
     assert edit.status_code == 200
     assert "removed from the event meanwhile" in _text(edit)
     assert "nut-free, typed with care" in _text(edit)
 
 
 def test_control_the_edit_without_its_handling_is_a_500(hold_after, monkeypatch):
-    row = AssignmentFactory()
-    hold_after(post_delete, EventRecipientPackage)
     monkeypatch.setattr(assignment_views, "Attempt", _OldAttempt)
-    url = reverse("fulfillment:assignment_edit", args=[row.event_id, row.pk])
-    assert _remove_and(row, url, {"quantity": "7", "notes": ""}, HTMX)[1].status_code == 500
+    data = {"quantity": "7", "notes": ""}
+    assert (
+        _posted_on_a_row_removed_meanwhile(hold_after, "assignment_edit", data).status_code == 500
+    )
 
 
 # --- writes that refer to a row deleted at the same moment (foreign keys) -----------------
