@@ -78,17 +78,27 @@ def row_or_page(
     return assignment_page(request, event, row, history, focus=focus, **extra)
 
 
+def _row_read(
+    request: HttpRequest, event_id: int, assignment_id: int, *, show_history: bool
+) -> HttpResponse:
+    """htmx: the row, with its status history opened below it or closed; otherwise the
+    assignment's page, which always shows the history."""
+    with transaction.atomic():
+        event, row, history = get_row_and_history(event_id, assignment_id)
+    if not wants_fragment(request):
+        return assignment_page(request, event, row, history)
+    opened = {"history": history, "show_history": True} if show_history else {}
+    # Back from the history, an edit or an undo, or into the history: focus stays on the
+    # row's links.
+    return render_row(request, event, row, focus_history=True, **opened)
+
+
 @require_GET
 @login_required
 @vary_on_headers("HX-Request")
 def assignment_detail(request: HttpRequest, event_id: int, assignment_id: int) -> HttpResponse:
     """htmx: the plain row (e.g. to close the history); otherwise the assignment's page."""
-    with transaction.atomic():
-        event, row, history = get_row_and_history(event_id, assignment_id)
-    if wants_fragment(request):
-        # Back from the history, an edit or an undo: focus returns to the row's links.
-        return render_row(request, event, row, focus_history=True)
-    return assignment_page(request, event, row, history)
+    return _row_read(request, event_id, assignment_id, show_history=False)
 
 
 @require_GET
@@ -96,13 +106,7 @@ def assignment_detail(request: HttpRequest, event_id: int, assignment_id: int) -
 @vary_on_headers("HX-Request")
 def assignment_history(request: HttpRequest, event_id: int, assignment_id: int) -> HttpResponse:
     """The row with its status history opened below it (who, when, from, to, where)."""
-    with transaction.atomic():
-        event, row, history = get_row_and_history(event_id, assignment_id)
-    if wants_fragment(request):
-        return render_row(
-            request, event, row, history=history, show_history=True, focus_history=True
-        )
-    return assignment_page(request, event, row, history)
+    return _row_read(request, event_id, assignment_id, show_history=True)
 
 
 @require_http_methods(["GET", "POST"])
