@@ -201,16 +201,19 @@ def test_control_the_edit_without_its_handling_is_a_500(hold_after, monkeypatch)
 # --- writes that refer to a row deleted at the same moment (foreign keys) -----------------
 
 
-def _delete_event_and_post(event, url: str, data: dict) -> list:
-    return race((reverse("planning:event_delete", args=[event.pk]), {}), (url, data))
+def _posted_while_the_event_is_deleted(hold_after, url_name: str, data: dict) -> list:
+    """Delete a new event while `url_name` is posted for it with `data` and one recipe's
+    id (as "recipe"); the two answers."""
+    event, recipe = EventFactory(), RecipeFactory(name="Gingerbread")
+    hold_after(post_delete, Event)
+    delete = reverse("planning:event_delete", args=[event.pk])
+    url = reverse(f"planning:{url_name}", args=[event.pk])
+    return race((delete, {}), (url, {"recipe": recipe.pk, **data}))
 
 
 def test_a_run_posted_while_its_event_is_deleted_says_so_and_keeps_the_typing(hold_after):
-    event, recipe = EventFactory(), RecipeFactory(name="Gingerbread")
-    hold_after(post_delete, Event)
-    url = reverse("planning:production_run_add", args=[event.pk])
-    data = {"recipe": recipe.pk, "num_batches": "3", "notes": "oven two ran hot"}
-    delete, run = _delete_event_and_post(event, url, data)
+    data = {"num_batches": "3", "notes": "oven two ran hot"}
+    delete, run = _posted_while_the_event_is_deleted(hold_after, "production_run_add", data)
     assert delete.status_code == 302
     assert run.status_code == 410
     assert "deleted meanwhile" in _text(run)
@@ -219,12 +222,10 @@ def test_a_run_posted_while_its_event_is_deleted_says_so_and_keeps_the_typing(ho
 
 
 def test_control_a_run_without_the_lock_fails_at_commit_with_a_500(hold_after, monkeypatch):
-    event, recipe = EventFactory(), RecipeFactory()
-    hold_after(post_delete, Event)
     monkeypatch.setattr(run_services, "lock_referenced", domain.require_exists)
-    url = reverse("planning:production_run_add", args=[event.pk])
-    data = {"recipe": recipe.pk, "num_batches": "3", "notes": ""}
-    assert _delete_event_and_post(event, url, data)[1].status_code == 500
+    data = {"num_batches": "3", "notes": ""}
+    _, run = _posted_while_the_event_is_deleted(hold_after, "production_run_add", data)
+    assert run.status_code == 500
 
 
 def _unlocked_item_sql(monkeypatch):
@@ -237,35 +238,31 @@ def _unlocked_item_sql(monkeypatch):
 
 
 def test_a_target_added_while_its_event_is_deleted_says_so(hold_after):
-    event, recipe = EventFactory(), RecipeFactory()
-    hold_after(post_delete, Event)
-    url = reverse("planning:production_target_add", args=[event.pk])
-    data = {"recipe": recipe.pk, "target_batches": "4", "notes": "for the school"}
-    _, add = _delete_event_and_post(event, url, data)
+    data = {"target_batches": "4", "notes": "for the school"}
+    _, add = _posted_while_the_event_is_deleted(hold_after, "production_target_add", data)
     assert add.status_code == 410
     assert "for the school" in _text(add)
     assert not EventProductionTarget.objects.exists()
 
 
 def test_control_a_target_without_the_lock_fails_at_commit(hold_after, monkeypatch):
-    event, recipe = EventFactory(), RecipeFactory()
-    hold_after(post_delete, Event)
     _unlocked_item_sql(monkeypatch)
-    url = reverse("planning:production_target_add", args=[event.pk])
-    data = {"recipe": recipe.pk, "target_batches": "4", "notes": ""}
-    assert _delete_event_and_post(event, url, data)[1].status_code == 500
+    data = {"target_batches": "4", "notes": ""}
+    _, add = _posted_while_the_event_is_deleted(hold_after, "production_target_add", data)
+    assert add.status_code == 500
 
 
-def _delete_recipe_and_add_target(event, recipe) -> list:
+def _target_added_while_its_recipe_is_deleted(hold_after) -> list:
+    """Delete a recipe while a target of it is added to an event; the two answers."""
+    event, recipe = EventFactory(), RecipeFactory()
+    hold_after(post_delete, Recipe)
     delete = reverse("planning:recipe_delete", args=[recipe.pk])
     add = reverse("planning:production_target_add", args=[event.pk])
     return race((delete, {}), (add, {"recipe": recipe.pk, "target_batches": "2", "notes": ""}))
 
 
 def test_a_target_for_a_recipe_deleted_meanwhile_is_a_form_error(hold_after):
-    event, recipe = EventFactory(), RecipeFactory()
-    hold_after(post_delete, Recipe)
-    delete, add = _delete_recipe_and_add_target(event, recipe)
+    delete, add = _target_added_while_its_recipe_is_deleted(hold_after)
     assert delete.status_code == 302
     assert add.status_code == 200
     assert "recipe was deleted meanwhile" in _text(add)
@@ -273,10 +270,8 @@ def test_a_target_for_a_recipe_deleted_meanwhile_is_a_form_error(hold_after):
 
 
 def test_control_the_recipe_race_without_the_lock_fails_at_commit(hold_after, monkeypatch):
-    event, recipe = EventFactory(), RecipeFactory()
-    hold_after(post_delete, Recipe)
     _unlocked_item_sql(monkeypatch)
-    assert _delete_recipe_and_add_target(event, recipe)[1].status_code == 500
+    assert _target_added_while_its_recipe_is_deleted(hold_after)[1].status_code == 500
 
 
 def _delete_package_and_assign(event, recipient, package) -> list:
