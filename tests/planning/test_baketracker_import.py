@@ -14,9 +14,7 @@ from django.core.management import CommandError, call_command
 from django.db import connection, transaction
 from django.urls import reverse
 
-from fulfillment import services as fulfillment_services
 from fulfillment.models import EventRecipientPackage, FulfillmentStatusChange, Recipient
-from planning import services as planning_services
 from planning.models import (
     AssemblyRun,
     Event,
@@ -27,6 +25,7 @@ from planning.models import (
 )
 from planning.transfer import ImportConflict, import_baketracker
 from tests.planning.factories import RecipeFactory
+from tests.planning.figures import event_figures
 from tests.reliability import changed_tables, db_state
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "baketracker"
@@ -155,16 +154,9 @@ def test_progress_after_the_import_equals_what_bake_tracker_reports(event_name):
     _import()
     expected = EXPECTED[event_name]
     event = Event.objects.get(name=event_name)
-    with transaction.atomic():
-        overall = planning_services.get_event_overall_progress(event.pk, connection=connection)
-        production = planning_services.get_production_progress(event.pk, connection=connection)
-        assembly = planning_services.get_assembly_progress(event.pk, connection=connection)
-        by_status = {
-            status: fulfillment_services.get_packages_by_status(
-                event.pk, status, connection=connection
-            )
-            for status in ("pending", "ready", "delivered")
-        }
+    figures = event_figures(event.pk)
+    overall, production, assembly = figures.overall, figures.production, figures.assembly
+    by_status = figures.by_status
     assert {k: getattr(overall, k) for k in expected["overall_progress"]} == (
         expected["overall_progress"]
     )

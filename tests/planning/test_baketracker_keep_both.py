@@ -11,12 +11,11 @@ import pytest
 from django.core.management import CommandError, call_command
 from django.db import connection, transaction
 
-from fulfillment import services as fulfillment_services
 from fulfillment.models import Package
-from planning import services as planning_services
 from planning.models import Event, EventProductionTarget, FinishedGood, ProductionRun, Recipe
 from planning.transfer import ImportConflict, import_baketracker
 from tests.planning.factories import RecipeFactory
+from tests.planning.figures import event_figures
 from tests.reliability import changed_tables, db_state
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "baketracker"
@@ -49,15 +48,8 @@ def _counts(report):
 
 def _progress(event: Event) -> dict:
     """The dashboard's figures of an event, in expected.json's shape."""
-    with transaction.atomic():
-        production = planning_services.get_production_progress(event.pk, connection=connection)
-        assembly = planning_services.get_assembly_progress(event.pk, connection=connection)
-        by_status = {
-            status: fulfillment_services.get_packages_by_status(
-                event.pk, status, connection=connection
-            )
-            for status in ("pending", "ready", "delivered")
-        }
+    figures = event_figures(event.pk)
+    production, assembly, by_status = figures.production, figures.assembly, figures.by_status
     return {
         "production": sorted(
             (p.recipe_name, p.target_batches, p.produced_batches, p.produced_yield, p.progress_pct)
