@@ -123,12 +123,8 @@ def assignment_edit(request: HttpRequest, event_id: int, assignment_id: int) -> 
     form = AssignmentEditForm(request.POST)
     with Attempt(ValidationError, ObjectDoesNotExist) as change, transaction.atomic():
         if form.is_valid():
-            services.update_assignment(
-                row.pk,
-                quantity=form.cleaned_data["quantity"],
-                notes=form.cleaned_data["notes"],
-                connection=connection,
-            )
+            # The form's fields are the service's: the quantity and the notes.
+            services.update_assignment(row.pk, **form.cleaned_data, connection=connection)
     if isinstance(change.error, ObjectDoesNotExist):
         # Removed meanwhile: the form is shown again as typed, on the row as it was.
         form.add_error(None, ROW_GONE)
