@@ -26,7 +26,7 @@ from planning.models import (
 from planning.transfer import ImportConflict, import_baketracker
 from tests.planning.factories import RecipeFactory
 from tests.planning.figures import event_figures
-from tests.reliability import changed_tables, db_state
+from tests.reliability import changed_tables, db_state, unchanged_by
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "baketracker"
 EXPORT = FIXTURES / "baketracker-export-4.1.json"
@@ -194,9 +194,7 @@ def test_the_dry_run_writes_nothing_and_reports_what_the_import_then_does():
 
 def test_importing_the_same_file_again_changes_nothing_and_says_so():
     _import()
-    before = db_state()
-    again = _import()
-    assert changed_tables(before, db_state()) == []
+    again = unchanged_by(_import)
     assert not again.changes
     assert _counts(again)["assignments"] == (12, 0, 12, 0)
     assert "Nothing to import: everything in the file is already here." in again.lines()

@@ -16,7 +16,7 @@ from planning.models import Event, EventProductionTarget, FinishedGood, Producti
 from planning.transfer import ImportConflict, import_baketracker
 from tests.planning.factories import RecipeFactory
 from tests.planning.figures import event_figures
-from tests.reliability import changed_tables, db_state
+from tests.reliability import changed_tables, db_state, unchanged_by
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "baketracker"
 EXPORT = FIXTURES / "baketracker-export-4.1.json"
@@ -141,9 +141,7 @@ def test_the_keep_both_dry_run_writes_nothing_and_reports_what_the_import_does(d
 
 def test_a_second_keep_both_import_changes_nothing_and_says_so(demo):
     _import()
-    before = db_state()
-    again = _import()
-    assert changed_tables(before, db_state()) == []
+    again = unchanged_by(_import)
     assert not again.changes
     assert _counts(again)["recipes"] == (5, 0, 5, 0)
     assert "Nothing to import: everything in the file is already here." in again.lines()
