@@ -19,6 +19,7 @@ import statistics
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
+from functools import partial
 from typing import Any
 
 from django.contrib.auth import get_user_model
@@ -206,7 +207,7 @@ def _models_and_rows(
             f"{read_models.__name__} ({label})",
             "models",
             read_models.__name__,
-            lambda: read_models(*args, connection=c),
+            partial(read_models, *args, connection=c),
             floor,
             reference,
         ),
@@ -214,7 +215,7 @@ def _models_and_rows(
             f"{read_rows.__name__} ({label})",
             "rows",
             read_rows.__name__,
-            lambda: read_rows(*args, connection=c),
+            partial(read_rows, *args, connection=c),
             floor,
         ),
     ]
@@ -228,7 +229,7 @@ def _list_operations(ctx: Context) -> list[ReadOp]:
         "large event 1",
         (ps.get_production_targets, ps.list_production_target_rows),
         (large,),
-        lambda: floors.production_targets(large, connection=c),
+        partial(floors.production_targets, large, connection=c),
         _idiomatic_targets(large, alias),
     )
     for status in (None, *FulfillmentStatus.values):
@@ -237,7 +238,7 @@ def _list_operations(ctx: Context) -> list[ReadOp]:
             f"large event 1, {status or 'all'}",
             (fs.get_packages_by_status, fs.list_assignment_rows),
             (large, status),
-            lambda s=status: floors.packages_by_status(large, s, connection=c),
+            partial(floors.packages_by_status, large, status, connection=c),
             _idiomatic_assignments(large, status, alias),
         )
     return ops
