@@ -9,7 +9,7 @@ from django.db import connections, transaction
 from django.http import HttpRequest
 from django.template.response import TemplateResponse
 
-from eventplanner.admin_base import ModelAdmin, TabularInline
+from eventplanner.admin_base import MadeOfItemsAdmin, ModelAdmin, items_inline
 from eventplanner.htmx import Attempt, error_text
 from fulfillment import services
 from fulfillment.models import (
@@ -23,17 +23,9 @@ from fulfillment.models import (
 )
 
 
-class PackageItemInline(TabularInline):
-    model = PackageItem
-    extra = 1
-    autocomplete_fields = ["finished_good"]
-
-
 @admin.register(Package)
-class PackageAdmin(ModelAdmin):
-    list_display = ["name", "description"]
-    search_fields = ["name", "description"]
-    inlines = [PackageItemInline]
+class PackageAdmin(MadeOfItemsAdmin):
+    inlines = [items_inline(PackageItem, "finished_good")]
 
 
 @admin.register(Recipient)

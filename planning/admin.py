@@ -11,7 +11,7 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 
-from eventplanner.admin_base import ModelAdmin, TabularInline
+from eventplanner.admin_base import MadeOfItemsAdmin, ModelAdmin, TabularInline, items_inline
 from planning.kinds import KINDS, PRODUCTION, TargetKind
 from planning.models import (
     Event,
@@ -174,17 +174,9 @@ class RecipeAdmin(ModelAdmin):
     search_fields = ["name", "category", "notes"]
 
 
-class ComponentInline(TabularInline):
-    model = FinishedGoodComponent
-    extra = 1
-    autocomplete_fields = ["recipe"]
-
-
 @admin.register(FinishedGood)
-class FinishedGoodAdmin(ModelAdmin):
-    list_display = ["name", "description"]
-    search_fields = ["name", "description"]
-    inlines = [ComponentInline]
+class FinishedGoodAdmin(MadeOfItemsAdmin):
+    inlines = [items_inline(FinishedGoodComponent, "recipe")]
 
 
 def _target_admin(kind: TargetKind) -> type[ModelAdmin]:

@@ -50,6 +50,11 @@ def name_unique_ignoring_case(model_name: str) -> models.UniqueConstraint:
     )
 
 
+def positive(field: str, name: str) -> models.CheckConstraint:
+    """The database's own check that an amount is a positive number (not 0, not negative)."""
+    return models.CheckConstraint(condition=Q(**{f"{field}__gt": 0}), name=name)
+
+
 class Recipe(TimestampedModel):
     name = models.CharField(max_length=200, unique=True)
     category = models.CharField(max_length=100, blank=True, default="")
@@ -66,9 +71,7 @@ class Recipe(TimestampedModel):
     class Meta:
         ordering = ["name", "id"]
         constraints = [
-            models.CheckConstraint(
-                condition=Q(yield_per_batch__gt=0), name="recipe_yield_per_batch_positive"
-            ),
+            positive("yield_per_batch", "recipe_yield_per_batch_positive"),
             name_unique_ignoring_case("recipe"),
         ]
 
@@ -110,7 +113,7 @@ class FinishedGoodComponent(models.Model):
             models.UniqueConstraint(
                 fields=["finished_good", "recipe"], name="component_unique_recipe"
             ),
-            models.CheckConstraint(condition=Q(quantity__gt=0), name="component_quantity_positive"),
+            positive("quantity", "component_quantity_positive"),
         ]
 
     def __str__(self) -> str:
@@ -127,9 +130,7 @@ class EventProductionTarget(TimestampedModel):
         ordering = ["recipe__name", "id"]
         constraints = [
             models.UniqueConstraint(fields=["event", "recipe"], name="production_target_unique"),
-            models.CheckConstraint(
-                condition=Q(target_batches__gt=0), name="production_target_batches_positive"
-            ),
+            positive("target_batches", "production_target_batches_positive"),
         ]
 
     def __str__(self) -> str:
@@ -150,9 +151,7 @@ class EventAssemblyTarget(TimestampedModel):
             models.UniqueConstraint(
                 fields=["event", "finished_good"], name="assembly_target_unique"
             ),
-            models.CheckConstraint(
-                condition=Q(target_quantity__gt=0), name="assembly_target_quantity_positive"
-            ),
+            positive("target_quantity", "assembly_target_quantity_positive"),
         ]
 
     def __str__(self) -> str:
@@ -185,9 +184,7 @@ class ProductionRun(Run):
     class Meta:
         ordering = ["-produced_at", "-id"]
         constraints = [
-            models.CheckConstraint(
-                condition=Q(num_batches__gt=0), name="production_run_batches_positive"
-            ),
+            positive("num_batches", "production_run_batches_positive"),
             models.CheckConstraint(
                 condition=Q(actual_yield__gte=0), name="production_run_yield_non_negative"
             ),
@@ -225,9 +222,7 @@ class AssemblyRun(Run):
     class Meta:
         ordering = ["-assembled_at", "-id"]
         constraints = [
-            models.CheckConstraint(
-                condition=Q(quantity__gt=0), name="assembly_run_quantity_positive"
-            ),
+            positive("quantity", "assembly_run_quantity_positive"),
         ]
         indexes = [
             models.Index(

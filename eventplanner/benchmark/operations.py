@@ -190,45 +190,57 @@ def _progress_operations(ctx: Context) -> list[ReadOp]:
     return ops
 
 
+def _models_and_rows(
+    ctx: Context,
+    label: str,
+    services: tuple[Callable, Callable],
+    args: tuple,
+    floor: Callable[[], Any],
+    reference: Callable[[], Any],
+) -> list[ReadOp]:
+    """A list the contract returns as model objects and a page reads as light rows: the two
+    services, called with `args`, each measured against the same floor."""
+    c = ctx.connection
+    read_models, read_rows = services
+    return [
+        ReadOp(
+            f"{read_models.__name__} ({label})",
+            "models",
+            read_models.__name__,
+            partial(read_models, *args, connection=c),
+            floor,
+            reference,
+        ),
+        ReadOp(
+            f"{read_rows.__name__} ({label})",
+            "rows",
+            read_rows.__name__,
+            partial(read_rows, *args, connection=c),
+            floor,
+        ),
+    ]
+
+
 def _list_operations(ctx: Context) -> list[ReadOp]:
     c, large, alias = ctx.connection, ctx.large, ctx.connection.alias
     ps, fs = planning_services, fulfillment_services
-    ops = [
-        ReadOp(
-            "get_production_targets (large event 1)",
-            "models",
-            "get_production_targets",
-            lambda: ps.get_production_targets(large, connection=c),
-            lambda: floors.production_targets(large, connection=c),
-            _idiomatic_targets(large, alias),
-        ),
-        ReadOp(
-            "list_production_target_rows (large event 1)",
-            "rows",
-            "list_production_target_rows",
-            lambda: ps.list_production_target_rows(large, connection=c),
-            lambda: floors.production_targets(large, connection=c),
-        ),
-    ]
+    ops = _models_and_rows(
+        ctx,
+        "large event 1",
+        (ps.get_production_targets, ps.list_production_target_rows),
+        (large,),
+        partial(floors.production_targets, large, connection=c),
+        _idiomatic_targets(large, alias),
+    )
     for status in (None, *FulfillmentStatus.values):
-        label = f"large event 1, {status or 'all'}"
-        ops += [
-            ReadOp(
-                f"get_packages_by_status ({label})",
-                "models",
-                "get_packages_by_status",
-                partial(fs.get_packages_by_status, large, status, connection=c),
-                partial(floors.packages_by_status, large, status, connection=c),
-                _idiomatic_assignments(large, status, alias),
-            ),
-            ReadOp(
-                f"list_assignment_rows ({label})",
-                "rows",
-                "list_assignment_rows",
-                partial(fs.list_assignment_rows, large, status, connection=c),
-                partial(floors.packages_by_status, large, status, connection=c),
-            ),
-        ]
+        ops += _models_and_rows(
+            ctx,
+            f"large event 1, {status or 'all'}",
+            (fs.get_packages_by_status, fs.list_assignment_rows),
+            (large, status),
+            partial(floors.packages_by_status, large, status, connection=c),
+            _idiomatic_assignments(large, status, alias),
+        )
     return ops
 
 

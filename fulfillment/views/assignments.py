@@ -82,17 +82,27 @@ def row_or_page(
     return assignment_page(request, event, row, history, focus=focus, **extra)
 
 
+def _row_read(
+    request: HttpRequest, event_id: int, assignment_id: int, *, show_history: bool
+) -> HttpResponse:
+    """htmx: the row, with its status history opened below it or closed; otherwise the
+    assignment's page, which always shows the history."""
+    with transaction.atomic():
+        event, row, history = get_row_and_history(event_id, assignment_id)
+    if not wants_fragment(request):
+        return assignment_page(request, event, row, history)
+    opened = {"history": history, "show_history": True} if show_history else {}
+    # Back from the history, an edit or an undo, or into the history: focus stays on the
+    # row's links.
+    return render_row(request, event, row, focus_history=True, **opened)
+
+
 @require_GET
 @login_required
 @vary_on_headers("HX-Request")
 def assignment_detail(request: HttpRequest, event_id: int, assignment_id: int) -> HttpResponse:
     """htmx: the plain row (e.g. to close the history); otherwise the assignment's page."""
-    with transaction.atomic():
-        event, row, history = get_row_and_history(event_id, assignment_id)
-    if wants_fragment(request):
-        # Back from the history, an edit or an undo: focus returns to the row's links.
-        return render_row(request, event, row, focus_history=True)
-    return assignment_page(request, event, row, history)
+    return _row_read(request, event_id, assignment_id, show_history=False)
 
 
 @require_GET
@@ -100,13 +110,7 @@ def assignment_detail(request: HttpRequest, event_id: int, assignment_id: int) -
 @vary_on_headers("HX-Request")
 def assignment_history(request: HttpRequest, event_id: int, assignment_id: int) -> HttpResponse:
     """The row with its status history opened below it (who, when, from, to, where)."""
-    with transaction.atomic():
-        event, row, history = get_row_and_history(event_id, assignment_id)
-    if wants_fragment(request):
-        return render_row(
-            request, event, row, history=history, show_history=True, focus_history=True
-        )
-    return assignment_page(request, event, row, history)
+    return _row_read(request, event_id, assignment_id, show_history=True)
 
 
 @require_http_methods(["GET", "POST"])
@@ -123,12 +127,8 @@ def assignment_edit(request: HttpRequest, event_id: int, assignment_id: int) -> 
     form = AssignmentEditForm(request.POST)
     with Attempt(ValidationError, ObjectDoesNotExist) as change, transaction.atomic():
         if form.is_valid():
-            services.update_assignment(
-                row.pk,
-                quantity=form.cleaned_data["quantity"],
-                notes=form.cleaned_data["notes"],
-                connection=connection,
-            )
+            # The form's fields are the service's: the quantity and the notes.
+            services.update_assignment(row.pk, **form.cleaned_data, connection=connection)
     if isinstance(change.error, ObjectDoesNotExist):
         # Removed meanwhile: the form is shown again as typed, on the row as it was.
         form.add_error(None, ROW_GONE)

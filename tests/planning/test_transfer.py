@@ -43,6 +43,15 @@ def _export(event_id, tmp_path, name, database="default"):
     return path, json.loads(path.read_text())
 
 
+def _export_renamed(season, name: str) -> dict:
+    """The season's event as export_event gives it, under another name, so that it can be
+    imported beside the original."""
+    with transaction.atomic():
+        data = export_event(season.event.pk, connection=connection)
+    data["event"]["name"] = name
+    return data
+
+
 @BOTH
 def test_round_trip_into_an_empty_database_is_unchanged(season, tmp_path):
     path, exported = _export(season.event.pk, tmp_path, "first.json")
@@ -92,9 +101,7 @@ def test_importing_the_same_event_again_is_refused_and_changes_nothing(season, t
 
 @pytest.mark.django_db
 def test_a_same_named_recipe_that_differs_is_a_conflict_listing_the_difference(season):
-    with transaction.atomic():
-        data = export_event(season.event.pk, connection=connection)
-    data["event"]["name"] = "Christmas 2030 (restored)"
+    data = _export_renamed(season, "Christmas 2030 (restored)")
     Recipe.objects.filter(name="Shortbread").update(yield_per_batch=30)
     before = db_state()
     with pytest.raises(ImportConflict) as refused, transaction.atomic():
@@ -108,9 +115,7 @@ def test_a_same_named_recipe_that_differs_is_a_conflict_listing_the_difference(s
 
 @pytest.mark.django_db
 def test_a_compatible_database_reuses_identical_catalog_rows(season):
-    with transaction.atomic():
-        data = export_event(season.event.pk, connection=connection)
-    data["event"]["name"] = "Christmas 2030 (copy)"
+    data = _export_renamed(season, "Christmas 2030 (copy)")
     recipes, recipients = Recipe.objects.count(), Recipient.objects.count()
     with transaction.atomic():
         result = import_event(data, connection=connection)
@@ -146,9 +151,7 @@ def test_a_compatible_database_reuses_identical_catalog_rows(season):
     ],
 )
 def test_a_malformed_file_is_refused_with_the_reason(season, tmp_path, change, message):
-    with transaction.atomic():
-        data = export_event(season.event.pk, connection=connection)
-    data["event"]["name"] = "Restored"
+    data = _export_renamed(season, "Restored")
     change(data)
     path = tmp_path / "bad.json"
     path.write_text(json.dumps(data))
