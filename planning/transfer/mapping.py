@@ -22,13 +22,10 @@ from django.db.models import ManyToOneRel, Model
 
 from eventplanner.limits import ACTUAL_YIELD, AMOUNT, NOTES, PACKED, YIELD_PER_BATCH, Whole
 from fulfillment.models import Package, PackageItem, Recipient
+from planning.kinds import ASSEMBLY, PRODUCTION, TargetKind
 from planning.models import (
-    AssemblyRun,
-    EventAssemblyTarget,
-    EventProductionTarget,
     FinishedGood,
     FinishedGoodComponent,
-    ProductionRun,
     Recipe,
 )
 
@@ -223,61 +220,57 @@ RECIPIENTS = Entity(
 )
 CATALOG = (RECIPES, FINISHED_GOODS, PACKAGES)
 
-PRODUCTION_TARGETS = EventRows(
-    "production targets",
-    "production_targets",
-    "production target",
-    EventProductionTarget,
-    (
-        Field("recipe", REF, "recipes"),
-        Field("target_batches", POSITIVE, limit=AMOUNT),
-        Field("notes", NOTE, limit=NOTES),
-    ),
-    order=("recipe__name",),
-    one_per_item=True,
-)
-ASSEMBLY_TARGETS = EventRows(
-    "assembly targets",
-    "assembly_targets",
-    "assembly target",
-    EventAssemblyTarget,
-    (
-        Field("finished_good", REF, "finished goods"),
-        Field("target_quantity", POSITIVE, limit=AMOUNT),
-        Field("notes", NOTE, limit=NOTES),
-    ),
-    order=("finished_good__name",),
-    one_per_item=True,
-)
-PRODUCTION_RUNS = EventRows(
-    "production runs",
-    "production_runs",
-    "production run",
-    ProductionRun,
-    (
-        Field("recipe", REF, "recipes"),
-        Field("num_batches", POSITIVE, limit=AMOUNT),
-        Field("actual_yield", COUNT, limit=ACTUAL_YIELD),
-        Field("produced_at", MOMENT),
+
+def _targets(kind: TargetKind, items: str) -> EventRows:
+    """A kind's targets: one per item of the event, its amount and notes."""
+    return EventRows(
+        f"{kind.name} targets",
+        f"{kind.name}_targets",
+        f"{kind.name} target",
+        kind.target_model,
+        (
+            Field(kind.item_field, REF, items),
+            Field(kind.amount_field, POSITIVE, limit=AMOUNT),
+            Field("notes", NOTE, limit=NOTES),
+        ),
+        order=(f"{kind.item_field}__name",),
+        one_per_item=True,
+    )
+
+
+def _runs(kind: TargetKind, items: str, *counted: Field) -> EventRows:
+    """A kind's runs, in the order they were recorded; `counted`: what only this kind's runs
+    record beside their amount (a production run's actual yield)."""
+    fields = (
+        Field(kind.item_field, REF, items),
+        Field(kind.run_amount_field, POSITIVE, limit=AMOUNT),
+        *counted,
+        Field(kind.run_time_field, MOMENT),
         Field("notes", NOTE, limit=NOTES),
         Field("recorded_by", USER, USERS),
-    ),
-    order=("produced_at", "recipe__name", "num_batches", "actual_yield", "notes", "id"),
-)
-ASSEMBLY_RUNS = EventRows(
-    "assembly runs",
-    "assembly_runs",
-    "assembly run",
-    AssemblyRun,
-    (
-        Field("finished_good", REF, "finished goods"),
-        Field("quantity", POSITIVE, limit=AMOUNT),
-        Field("assembled_at", MOMENT),
-        Field("notes", NOTE, limit=NOTES),
-        Field("recorded_by", USER, USERS),
-    ),
-    order=("assembled_at", "finished_good__name", "quantity", "notes", "id"),
-)
+    )
+    order = (
+        kind.run_time_field,
+        f"{kind.item_field}__name",
+        kind.run_amount_field,
+        *(f.name for f in counted),
+        "notes",
+        "id",
+    )
+    return EventRows(
+        f"{kind.name} runs",
+        f"{kind.name}_runs",
+        f"{kind.name} run",
+        kind.run_model,
+        fields,
+        order=order,
+    )
+
+
+PRODUCTION_TARGETS = _targets(PRODUCTION, "recipes")
+ASSEMBLY_TARGETS = _targets(ASSEMBLY, "finished goods")
+PRODUCTION_RUNS = _runs(PRODUCTION, "recipes", Field("actual_yield", COUNT, limit=ACTUAL_YIELD))
+ASSEMBLY_RUNS = _runs(ASSEMBLY, "finished goods")
 # Assignments belong to the event too, but each carries its status history, which needs the
 # assignment's id, and names its recipient by REFERENCE: the readers and writers name them.
 EVENT_ROWS = (PRODUCTION_TARGETS, ASSEMBLY_TARGETS, PRODUCTION_RUNS, ASSEMBLY_RUNS)
