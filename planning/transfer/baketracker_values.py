@@ -7,14 +7,17 @@ from __future__ import annotations
 import datetime
 import math
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from django.core.exceptions import ValidationError
 from django.utils.dateparse import parse_date, parse_datetime
 
 from eventplanner.limits import LONG_TEXT, Whole, text_problem
 from planning.transfer.mapping import Document
+
+T = TypeVar("T")
 
 MAX_ROWS = 10_000  # rows in any one list of the file
 
@@ -89,26 +92,25 @@ def whole(row: dict, key: str, where: str, limit: Whole) -> int:
     return value
 
 
-def day(row: dict, key: str, where: str) -> datetime.date:
+def _parsed(row: dict, key: str, where: str, parse: Callable[[str], T | None], what: str) -> T:
+    """`row[key]` read by `parse`, or a fault naming the place and the form it must have."""
     value = row.get(key)
     try:
-        parsed = parse_date(value) if isinstance(value, str) else None
+        parsed = parse(value) if isinstance(value, str) else None
     except ValueError:
         parsed = None
     if parsed is None:
-        raise fault(f"{where}.{key}", f"must be a date written YYYY-MM-DD (got {value!r}).")
+        raise fault(f"{where}.{key}", f"must be {what} (got {value!r}).")
     return parsed
+
+
+def day(row: dict, key: str, where: str) -> datetime.date:
+    return _parsed(row, key, where, parse_date, "a date written YYYY-MM-DD")
 
 
 def moment(row: dict, key: str, where: str) -> datetime.datetime:
     """A run's time. Bake-tracker stores UTC without a zone and exports it with a Z."""
-    value = row.get(key)
-    try:
-        parsed = parse_datetime(value) if isinstance(value, str) else None
-    except ValueError:
-        parsed = None
-    if parsed is None:
-        raise fault(f"{where}.{key}", f"must be a date and time (got {value!r}).")
+    parsed = _parsed(row, key, where, parse_datetime, "a date and time")
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=datetime.UTC)
     return parsed
