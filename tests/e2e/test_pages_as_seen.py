@@ -138,6 +138,24 @@ def test_packing_page_on_a_phone_shows_the_first_row_and_keeps_remove_apart(
     screenshot(page, "packing-phone-row-menu")
 
 
+def test_desktop_packing_table_keeps_its_actions_cell_a_table_cell(
+    page: Page, live_server, login, season
+):
+    event, boss = season
+    login(page, boss)
+    open_at(page, live_server.url + PAGES["packing"](event), "desktop")
+    row = page.locator("tbody.assignment").first
+    assert row.locator("td.actions").evaluate("td => getComputedStyle(td).display") == "table-cell"
+    assert row.locator(".row-actions").evaluate("div => getComputedStyle(div).display") == "flex"
+    # Its borders line up with the row's other cells.
+    bottoms = (
+        row.locator("tr")
+        .first.locator("td")
+        .evaluate_all("cells => cells.map(c => Math.round(c.getBoundingClientRect().bottom))")
+    )
+    assert len(set(bottoms)) == 1, bottoms
+
+
 def test_dashboard_on_a_phone_has_its_section_links_on_top_and_compact_rows(
     page: Page, live_server, login, season
 ):
