@@ -137,3 +137,22 @@ class ModelAdmin(SafeAutocompleteMixin, admin.ModelAdmin):
 
 class TabularInline(SafeAutocompleteMixin, admin.TabularInline):
     """An inline whose autocomplete fields are safe like the ModelAdmins' (see above)."""
+
+
+class MadeOfItemsAdmin(ModelAdmin):
+    """A catalog entry made of items (a package of finished goods, a finished good of
+    recipes): listed and searched by name and description, its items edited inline."""
+
+    list_display = ["name", "description"]
+    search_fields = ["name", "description"]
+
+
+def items_inline(item_model: type[models.Model], item_field: str) -> type[TabularInline]:
+    """The inline of an entry's items: one empty row to add, the item chosen by autocomplete."""
+
+    class ItemsInline(TabularInline):
+        model = item_model
+        extra = 1
+        autocomplete_fields = [item_field]
+
+    return ItemsInline

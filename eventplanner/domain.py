@@ -7,9 +7,9 @@ import datetime
 from functools import cache
 from typing import Any, cast
 
-from django.core.exceptions import ValidationError
+from django.core.exceptions import FieldDoesNotExist, ValidationError
 from django.db.backends.base.base import BaseDatabaseWrapper
-from django.db.models import BooleanField, Expression, Value
+from django.db.models import BooleanField, Expression, Field, Model, Value
 from django.db.models.expressions import RawSQL
 from django.db.transaction import TransactionManagementError
 
@@ -248,6 +248,15 @@ def insert_unless_conflict(instance: Any, *, connection: BaseDatabaseWrapper) ->
         cursor.execute(sql, values)
         row = cursor.fetchone()
     return row[0] if row else None
+
+
+def concrete_field(model: type[Model], name: str) -> Field:
+    """The field `name` of the model's own table (its column, its max_length): get_field
+    also answers reverse relations and generic keys, which have neither."""
+    field = model._meta.get_field(name)
+    if not isinstance(field, Field):
+        raise FieldDoesNotExist(f"{model._meta.label}.{name} is no column of its table.")
+    return field
 
 
 def instance_from_row(model: Any, row: tuple, *, connection: BaseDatabaseWrapper) -> Any:

@@ -14,6 +14,7 @@ from django.shortcuts import redirect, render
 from django.template.loader import render_to_string
 from django.utils.cache import patch_vary_headers
 from django_htmx.http import HttpResponseClientRedirect, reswap
+from django_htmx.middleware import HtmxDetails
 
 from eventplanner.middleware import DATABASE_UNAVAILABLE_ERRORS
 
@@ -23,6 +24,13 @@ ALREADY_DELETED = "{what} was already deleted."
 # A change to something deleted after the page was shown: nothing is saved, and what the
 # user typed stays on the page.
 DELETED_MEANWHILE = "{what} was deleted meanwhile, so this was not saved."
+
+
+class HtmxHttpRequest(HttpRequest):
+    """The type of a view's request that reads `request.htmx`, which django-htmx's
+    middleware (settings.MIDDLEWARE) sets on every request."""
+
+    htmx: HtmxDetails
 
 
 def gone_text(error: ObjectDoesNotExist) -> str:

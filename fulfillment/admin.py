@@ -9,7 +9,7 @@ from django.db import connections, transaction
 from django.http import HttpRequest
 from django.template.response import TemplateResponse
 
-from eventplanner.admin_base import ModelAdmin, TabularInline
+from eventplanner.admin_base import MadeOfItemsAdmin, ModelAdmin, items_inline
 from eventplanner.htmx import Attempt, error_text
 from fulfillment import services
 from fulfillment.models import (
@@ -23,17 +23,9 @@ from fulfillment.models import (
 )
 
 
-class PackageItemInline(TabularInline):
-    model = PackageItem
-    extra = 1
-    autocomplete_fields = ["finished_good"]
-
-
 @admin.register(Package)
-class PackageAdmin(ModelAdmin):
-    list_display = ["name", "description"]
-    search_fields = ["name", "description"]
-    inlines = [PackageItemInline]
+class PackageAdmin(MadeOfItemsAdmin):
+    inlines = [items_inline(PackageItem, "finished_good")]
 
 
 @admin.register(Recipient)
@@ -50,7 +42,8 @@ class StatusChangeInline(admin.TabularInline):
     extra = 0
     can_delete = False
     fields = ["changed_at", "from_status", "to_status", "changed_by", "source", "note"]
-    readonly_fields = fields
+    # Plain names, all read-only; the stubs type `fields` as possibly nested groups.
+    readonly_fields = fields  # type: ignore[assignment]
     ordering = ["changed_at", "id"]
 
     def has_add_permission(self, request, obj=None) -> bool:
@@ -85,6 +78,7 @@ def _statuses_seen(request: HttpRequest) -> dict[int, str]:
         and name.removeprefix(SEEN_PREFIX).isascii()
         and name.removeprefix(SEEN_PREFIX).isdigit()
         and len(name) < 30
+        and isinstance(value, str)  # a QueryDict's items() may give a list, the stubs say
     }
 
 
@@ -299,14 +293,15 @@ class KeepHistoryUserAdmin(auth_admin.UserAdmin):
 
     def get_actions(self, request: HttpRequest):
         actions = super().get_actions(request)
-        if "delete_selected" in actions:
-            _, name, description = actions["delete_selected"]
+        selected = actions.get("delete_selected")  # never None in Django, unlike its stubs
+        if selected is not None:
+            _, name, description = selected
             actions["delete_selected"] = (type(self)._delete_selected, name, description)
         return actions
 
     def _delete_selected(self, request: HttpRequest, queryset):
         response = delete_selected(self, request, queryset)
-        if isinstance(response, TemplateResponse):
+        if isinstance(response, TemplateResponse) and response.context_data is not None:
             response.context_data["kept_users_text"] = _kept_text(queryset)
         return response
 

@@ -61,7 +61,7 @@ def assign_package(
     lock_referenced(Recipient, recipient_id, "recipient_id", connection=connection)
     lock_referenced(Package, package_id, "package_id", connection=connection)
     alias = connection.alias
-    row = _new_assignment(event_id, recipient_id, package_id, quantity, notes, timezone.now())
+    row = _new_assignment(event_id, (recipient_id, package_id, quantity, notes), timezone.now())
     new_pk = insert_unless_conflict(row, connection=connection)
     assignment = (
         EventRecipientPackage.objects.using(alias)
@@ -143,6 +143,10 @@ def get_status_history(
     )
 
 
+# What an assignment is given, as a copy for another event takes it over.
+_GIVEN = ("recipient_id", "package_id", "quantity", "notes")
+
+
 def copy_assignments(
     source_event_id: int, target_event_id: int, *, connection: BaseDatabaseWrapper
 ) -> int:
@@ -155,29 +159,20 @@ def copy_assignments(
     alias = connection.alias
     now = timezone.now()
     copies = EventRecipientPackage.objects.using(alias).bulk_create(
-        _new_assignment(target_event_id, recipient_id, package_id, quantity, notes, now)
-        for recipient_id, package_id, quantity, notes in EventRecipientPackage.objects.using(alias)
+        _new_assignment(target_event_id, given, now)
+        for given in EventRecipientPackage.objects.using(alias)
         .filter(event_id=source_event_id)
-        .values_list("recipient_id", "package_id", "quantity", "notes")
+        .values_list(*_GIVEN)
     )
     return len(copies)
 
 
-def _new_assignment(
-    event_id: int,
-    recipient_id: int,
-    package_id: int,
-    quantity: int,
-    notes: str,
-    now: datetime.datetime,
-) -> EventRecipientPackage:
-    """An unsaved assignment, pending, never moved (its status dates from its creation)."""
+def _new_assignment(event_id: int, given: tuple, now: datetime.datetime) -> EventRecipientPackage:
+    """An unsaved assignment of the event, pending, never moved (its status dates from its
+    creation); `given` holds the values of _GIVEN."""
     return EventRecipientPackage(
         event_id=event_id,
-        recipient_id=recipient_id,
-        package_id=package_id,
-        quantity=quantity,
-        notes=notes,
+        **dict(zip(_GIVEN, given, strict=True)),
         created_at=now,
         updated_at=now,
         status_changed_at=now,

@@ -5,13 +5,14 @@ from __future__ import annotations
 from django import forms
 
 from eventplanner.domain import MAX_ID
-from fulfillment.models import FulfillmentStatus
+from eventplanner.limits import NOTES, PACKED, max_length
+from fulfillment.models import FulfillmentStatus, Package, Recipient
 from planning.models import FinishedGood
 
 WHOLE_NUMBER = {
     "invalid": "Enter a whole number, like 2.",
     "min_value": "Enter a whole number of 1 or more.",
-    "max_value": "That is more than 10,000.",
+    "max_value": PACKED.too_large,
     "required": "Enter how many.",
 }
 STATUS_CHOICES = FulfillmentStatus.choices
@@ -20,10 +21,10 @@ STATUS_CHOICES = FulfillmentStatus.choices
 def quantity_field(label: str = "Quantity", **kwargs) -> forms.IntegerField:
     return forms.IntegerField(
         label=label,
-        min_value=1,
-        max_value=10_000,
+        min_value=PACKED.minimum,
+        max_value=PACKED.maximum,
         error_messages=WHOLE_NUMBER,
-        widget=forms.NumberInput(attrs={"min": 1, "step": 1, "inputmode": "numeric"}),
+        widget=forms.NumberInput(attrs={"min": PACKED.minimum, "step": 1, "inputmode": "numeric"}),
         **kwargs,
     )
 
@@ -132,7 +133,7 @@ class AssignmentForm(forms.Form):
     package = chosen_id_field("Package")
     quantity = quantity_field(initial=1)
     notes = forms.CharField(
-        required=False, max_length=2000, widget=forms.Textarea(attrs={"rows": 2})
+        required=False, max_length=NOTES, widget=forms.Textarea(attrs={"rows": 2})
     )
 
     def set_choices(self, recipients, packages) -> None:
@@ -147,7 +148,7 @@ class AssignmentForm(forms.Form):
 class AssignmentEditForm(forms.Form):
     quantity = quantity_field()
     notes = forms.CharField(
-        required=False, max_length=2000, widget=forms.Textarea(attrs={"rows": 2})
+        required=False, max_length=NOTES, widget=forms.Textarea(attrs={"rows": 2})
     )
 
 
@@ -161,10 +162,12 @@ class SearchForm(forms.Form):
 
 
 class RecipientForm(forms.Form):
-    name = forms.CharField(max_length=200, error_messages={"required": "Enter a name."})
+    name = forms.CharField(
+        max_length=max_length(Recipient, "name"), error_messages={"required": "Enter a name."}
+    )
     household = forms.CharField(
         required=False,
-        max_length=200,
+        max_length=max_length(Recipient, "household"),
         help_text="Packages for one household are delivered together.",
     )
     address = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 2}))
@@ -176,7 +179,9 @@ class RecipientForm(forms.Form):
 
 
 class PackageForm(forms.Form):
-    name = forms.CharField(max_length=200, error_messages={"required": "Enter a name."})
+    name = forms.CharField(
+        max_length=max_length(Package, "name"), error_messages={"required": "Enter a name."}
+    )
     description = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 2}))
 
 

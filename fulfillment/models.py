@@ -14,6 +14,7 @@ from planning.models import (
     FinishedGood,
     TimestampedModel,
     name_unique_ignoring_case,
+    positive,
 )
 
 
@@ -91,9 +92,7 @@ class PackageItem(models.Model):
             models.UniqueConstraint(
                 fields=["package", "finished_good"], name="package_item_unique_good"
             ),
-            models.CheckConstraint(
-                condition=Q(quantity__gt=0), name="package_item_quantity_positive"
-            ),
+            positive("quantity", "package_item_quantity_positive"),
         ]
 
     def __str__(self) -> str:
@@ -124,9 +123,7 @@ class EventRecipientPackage(TimestampedModel):
             models.UniqueConstraint(
                 fields=["event", "recipient", "package"], name="assignment_unique_package"
             ),
-            models.CheckConstraint(
-                condition=Q(quantity__gt=0), name="assignment_quantity_positive"
-            ),
+            positive("quantity", "assignment_quantity_positive"),
             models.CheckConstraint(
                 condition=Q(fulfillment_status__in=FulfillmentStatus.values),
                 name="assignment_status_valid",

@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime
 from dataclasses import dataclass
 from functools import cache
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeAlias, TypedDict
 
 from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.models import OuterRef, Q, QuerySet, Subquery
@@ -33,6 +33,21 @@ from fulfillment.models import (
 )
 from fulfillment.workflow import _validate_status
 from planning.models import Event
+
+if TYPE_CHECKING:
+    from django_stubs_ext import WithAnnotations
+
+
+class LastChange(TypedDict):
+    """What the page's reads annotate an assignment with: who made its last status change
+    (None for a script or no change) and from where (None: no change yet)."""
+
+    last_changed_by: str | None
+    last_change_source: str | None
+
+
+# An assignment as the fulfillment page shows it: recipient, package and its last change.
+ShownAssignment: TypeAlias = "WithAnnotations[EventRecipientPackage, LastChange]"
 
 
 @dataclass(frozen=True, slots=True)
@@ -168,7 +183,7 @@ class _Paging:
 class AssignmentPage(_Paging):
     """One page of an event's assignments, with the event-wide counts per status."""
 
-    rows: list[EventRecipientPackage]
+    rows: list[ShownAssignment]
     counts: StatusCounts
     matching: int
     page: int
@@ -325,7 +340,7 @@ def list_event_assignments(
 
 def get_assignment_row(
     assignment_id: int, *, connection: BaseDatabaseWrapper, event_id: int | None = None
-) -> EventRecipientPackage:
+) -> ShownAssignment:
     """One assignment as the fulfillment page shows it (recipient, package, last change).
     With `event_id`, an assignment of another event does not exist."""
     require_atomic(connection, "get_assignment_row")

@@ -55,6 +55,22 @@ def sync_roles(group_model: Any, permission_model: Any, using: str) -> None:
         group.permissions.set(wanted)
 
 
+def sync_roles_in_migration(apps: Any, schema_editor: Any) -> None:
+    """A data migration's step: the roles as the table above says, on the migrated database.
+
+    Permissions are normally created after migrate; they are created here first so the groups
+    can reference them on a fresh database. Every migration that changes the table calls this,
+    so each brings existing databases in line the same way."""
+    from django.contrib.auth.management import create_permissions
+
+    alias = schema_editor.connection.alias
+    for app_config in apps.get_app_configs():
+        app_config.models_module = True
+        create_permissions(app_config, apps=apps, verbosity=0, using=alias)
+        app_config.models_module = None
+    sync_roles(apps.get_model("auth", "Group"), apps.get_model("auth", "Permission"), alias)
+
+
 def sync_roles_after_migrate(sender, using: str = "default", apps=None, **kwargs) -> None:
     if apps is None:
         from django.apps import apps as global_apps

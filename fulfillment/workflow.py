@@ -22,6 +22,7 @@ from django.db.models import QuerySet
 from django.utils import timezone
 
 from eventplanner.domain import (
+    concrete_field,
     has_perm_expression,
     require_atomic,
     user_has_perm,
@@ -264,11 +265,12 @@ def bulk_update_fulfillment_status(
             requested=new_status,
         )
     change_ids = [pk for pk, status in rows if status != new_status]
-    if change_ids:
+    from_status = previous_status(new_status)  # None (to pending): every other row is stuck
+    if change_ids and from_status is not None:
         # Under the lock, every selected row not yet at new_status is at its previous status.
         _step_rows(
             change_ids,
-            from_status=previous_status(new_status),
+            from_status=from_status,
             to_status=new_status,
             changed_by=changed_by,
             now=timezone.now(),
@@ -368,7 +370,7 @@ def _step_sql(count: int, one_statement: bool, qn: Callable[[str], str]) -> list
     table, pk = qn(assignments.db_table), qn(assignments.pk.column)
 
     def column(name: str) -> str:
-        return qn(assignments.get_field(name).column)
+        return qn(concrete_field(EventRecipientPackage, name).column)
 
     ids = ", ".join(["%s"] * count)
     update = (
@@ -377,7 +379,7 @@ def _step_sql(count: int, one_statement: bool, qn: Callable[[str], str]) -> list
         f"WHERE {pk} IN ({ids})"
     )
     columns = ", ".join(
-        qn(history.get_field(name).column)
+        qn(concrete_field(FulfillmentStatusChange, name).column)
         for name in (
             "assignment",
             "from_status",
@@ -446,18 +448,21 @@ def _expected_statuses(expected_status: Any, ids: list[int]) -> dict[int, str]:
     return {pk: _validate_status(expected_status[pk], "expected_status") for pk in ids}
 
 
-def _undo_plan(rows: list[tuple[int, str]], seen: dict[int, str], alias: str) -> list:
+def _undo_plan(
+    rows: list[tuple[int, str]], seen: dict[int, str], alias: str
+) -> list[tuple[int, str]]:
     """The rows to step back, as (id, status); a row already one step below what was seen is
     left out; pending or moved rows refuse the whole change (BulkTransitionError)."""
-    steps, pending, stale = [], [], []
+    steps: list[tuple[int, str]] = []
+    pending: list[tuple[int, str]] = []
+    stale: list[int] = []
     for pk, current in rows:
         if current == seen[pk]:
             (steps if previous_status(current) else pending).append((pk, current))
         elif current != previous_status(seen[pk]):
             stale.append(pk)
-    for refused, message in ((pending, BULK_UNDO_REFUSED), (stale, BULK_UNDO_STALE)):
-        if refused:
-            ids = [row[0] for row in refused] if refused is pending else refused
+    for ids, message in (([pk for pk, _ in pending], BULK_UNDO_REFUSED), (stale, BULK_UNDO_STALE)):
+        if ids:
             blocked = _blocked_rows(ids, alias)
             raise BulkTransitionError(
                 message.format(count=len(blocked), rows=_listed(blocked)),
@@ -498,11 +503,12 @@ def bulk_undo_fulfillment_status(
     now = timezone.now()
     for current in (FulfillmentStatus.DELIVERED, FulfillmentStatus.READY):
         group = [pk for pk, status in steps if status == current]
-        if group:
+        to_status = previous_status(current)  # never None from delivered or ready
+        if group and to_status is not None:
             _step_rows(
                 group,
                 from_status=current,
-                to_status=previous_status(current),
+                to_status=to_status,
                 changed_by=changed_by,
                 now=now,
                 source=source,

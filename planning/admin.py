@@ -1,3 +1,5 @@
+from typing import TYPE_CHECKING, TypedDict
+
 from django import forms
 from django.conf import settings
 from django.contrib import admin, messages
@@ -9,7 +11,7 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 
-from eventplanner.admin_base import ModelAdmin, TabularInline
+from eventplanner.admin_base import MadeOfItemsAdmin, ModelAdmin, TabularInline, items_inline
 from planning.kinds import KINDS, PRODUCTION, TargetKind
 from planning.models import (
     Event,
@@ -20,6 +22,16 @@ from planning.models import (
 from planning.transfer import import_baketracker
 from planning.transfer.baketracker import LIMITS, MAX_FILE_BYTES
 from planning.transfer.report import ImportReport, as_dict
+
+if TYPE_CHECKING:
+    from django_stubs_ext import WithAnnotations
+
+
+class _TargetCounts(TypedDict):
+    """What EventAdmin.get_queryset annotates each event with."""
+
+    n_production: int
+    n_assembly: int
 
 
 def _target_inline(kind: TargetKind) -> type[TabularInline]:
@@ -147,11 +159,11 @@ class EventAdmin(ModelAdmin):
         )
 
     @admin.display(description="Production targets", ordering="n_production")
-    def production_targets(self, obj: Event) -> int:
+    def production_targets(self, obj: "WithAnnotations[Event, _TargetCounts]") -> int:
         return obj.n_production
 
     @admin.display(description="Assembly targets", ordering="n_assembly")
-    def assembly_targets(self, obj: Event) -> int:
+    def assembly_targets(self, obj: "WithAnnotations[Event, _TargetCounts]") -> int:
         return obj.n_assembly
 
 
@@ -162,17 +174,9 @@ class RecipeAdmin(ModelAdmin):
     search_fields = ["name", "category", "notes"]
 
 
-class ComponentInline(TabularInline):
-    model = FinishedGoodComponent
-    extra = 1
-    autocomplete_fields = ["recipe"]
-
-
 @admin.register(FinishedGood)
-class FinishedGoodAdmin(ModelAdmin):
-    list_display = ["name", "description"]
-    search_fields = ["name", "description"]
-    inlines = [ComponentInline]
+class FinishedGoodAdmin(MadeOfItemsAdmin):
+    inlines = [items_inline(FinishedGoodComponent, "recipe")]
 
 
 def _target_admin(kind: TargetKind) -> type[ModelAdmin]:

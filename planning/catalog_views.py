@@ -12,13 +12,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from functools import reduce
 from operator import or_
+from typing import cast
 
 from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.db import IntegrityError, router, transaction
-from django.db.models import Count, Model, ProtectedError, Q, QuerySet
+from django.db.models import Count, ProtectedError, Q, QuerySet
 from django.db.models.deletion import Collector
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -34,7 +35,7 @@ SEARCH_MAX = 100
 
 @dataclass(frozen=True)
 class Catalog:
-    model: type[Model]
+    model: type[Recipe] | type[FinishedGood]
     form: type[forms.ModelForm]
     url_name: str  # the stem of its URL names: "recipe" -> "planning:recipe_list", ...
     nav: str
@@ -157,7 +158,12 @@ def catalog_list(request: HttpRequest, catalog: str) -> HttpResponse:
 def catalog_form(request: HttpRequest, catalog: str, pk: int | None = None) -> HttpResponse:
     """A new item (no `pk`) or an existing one, with its components where it has them."""
     described = _catalog(request, catalog, "add" if pk is None else "change")
-    obj = described.model() if pk is None else get_object_or_404(described.model, pk=pk)
+    # A row of the catalog's model: the stubs solve a union of models to their common base.
+    obj = (
+        described.model()
+        if pk is None
+        else cast(Recipe | FinishedGood, get_object_or_404(described.model, pk=pk))
+    )
     data = request.POST if request.method == "POST" else None
     form = described.form(data, instance=obj)
     formset = (
@@ -218,7 +224,7 @@ def catalog_delete(request: HttpRequest, catalog: str, pk: int) -> HttpResponse:
     )
 
 
-def _delete_locked(model: type[Model], pk: int) -> bool:
+def _delete_locked(model: type[Recipe] | type[FinishedGood], pk: int) -> bool:
     """Delete the row, locked first (FOR UPDATE), inside the caller's transaction; False
     when it was already gone. The lock makes the PROTECT check hold until commit: a target
     or run being written for the item holds its row FOR KEY SHARE, so this waits for it and

@@ -239,7 +239,8 @@ def clone_event(
 def _copy_targets(kind: TargetKind, source_id: int, clone: Event, now: Any, alias: str) -> None:
     targets = kind.target_model._default_manager.using(alias)
     targets.bulk_create(
-        kind.target_model(
+        # The rows are of the manager's kind; the union of the two kinds cannot say so.
+        kind.target_model(  # type: ignore[misc]
             event=clone,
             **{kind.item_id_field: item_id, kind.amount_field: amount},
             notes=notes,

@@ -5,6 +5,7 @@ from functools import cache
 from django import forms
 from django.db.models import Model
 
+from eventplanner.limits import ACTUAL_YIELD, AMOUNT, NOTES, YIELD_PER_BATCH, max_length
 from eventplanner.widgets import ListSelect
 from planning.kinds import ASSEMBLY, PRODUCTION, TargetKind
 from planning.models import Event, FinishedGood, FinishedGoodComponent, Recipe
@@ -32,10 +33,10 @@ CHOOSE_RECIPE = choose_messages(Recipe)
 def positive_int_field(label: str, **kwargs) -> forms.IntegerField:
     return forms.IntegerField(
         label=label,
-        min_value=1,
-        max_value=1_000_000,
-        error_messages={**WHOLE_NUMBER, "max_value": "That is more than 1,000,000."},
-        widget=forms.NumberInput(attrs={"min": 1, "step": 1, "inputmode": "numeric"}),
+        min_value=AMOUNT.minimum,
+        max_value=AMOUNT.maximum,
+        error_messages={**WHOLE_NUMBER, "max_value": AMOUNT.too_large},
+        widget=forms.NumberInput(attrs={"min": AMOUNT.minimum, "step": 1, "inputmode": "numeric"}),
         **kwargs,
     )
 
@@ -48,7 +49,7 @@ class DateInput(forms.DateInput):
 
 
 class EventForm(forms.Form):
-    name = forms.CharField(max_length=200)
+    name = forms.CharField(max_length=max_length(Event, "name"))
     event_date = forms.DateField(label="Date", widget=DateInput())
     notes = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 3}))
 
@@ -106,15 +107,15 @@ def _item_field(kind: TargetKind) -> forms.ModelChoiceField:
 
 
 def _notes_field() -> forms.CharField:
-    return forms.CharField(required=False, max_length=2000)
+    return forms.CharField(required=False, max_length=NOTES)
 
 
 def _actual_yield_field() -> forms.IntegerField:
     return forms.IntegerField(
         label="Actual yield",
         required=False,
-        min_value=0,
-        max_value=100_000_000,
+        min_value=ACTUAL_YIELD.minimum,
+        max_value=ACTUAL_YIELD.maximum,
         help_text="Leave empty for batches × the recipe's yield.",
         error_messages={"invalid": "Enter a whole number.", "min_value": "Enter 0 or more."},
         widget=forms.NumberInput(attrs={"min": 0, "step": 1, "inputmode": "numeric"}),
@@ -144,7 +145,7 @@ def target_form(kind: TargetKind) -> type[forms.Form]:
 @cache
 def target_edit_form(kind: TargetKind) -> type[forms.Form]:
     """Change a target's amount and notes (its item stays)."""
-    fields = {kind.amount_field: _amount_field(kind)}
+    fields: dict[str, forms.Field] = {kind.amount_field: _amount_field(kind)}
     return _form_class(kind, "TargetEdit", _UniqueIdsForm.id_prefix, fields)
 
 
@@ -201,10 +202,10 @@ class RecipeForm(forms.ModelForm):
 
     def clean_yield_per_batch(self):
         value = self.cleaned_data["yield_per_batch"]
-        if value is not None and value < 1:
+        if value is not None and value < YIELD_PER_BATCH.minimum:
             raise forms.ValidationError(WHOLE_NUMBER["min_value"])
-        if value is not None and value > 100_000:
-            raise forms.ValidationError("That is more than 100,000 per batch.")
+        if value is not None and value > YIELD_PER_BATCH.maximum:
+            raise forms.ValidationError(f"{YIELD_PER_BATCH.too_large[:-1]} per batch.")
         return value
 
 

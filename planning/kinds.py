@@ -11,23 +11,29 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from django.db import models
-
 from planning.models import (
     AssemblyRun,
     EventAssemblyTarget,
     EventProductionTarget,
+    FinishedGood,
     ProductionRun,
+    Recipe,
 )
+
+# The rows of the two kinds, so each layer is checked against the concrete models (their
+# managers, DoesNotExist and fields); a third kind would join each of these.
+Target = EventProductionTarget | EventAssemblyTarget
+Item = Recipe | FinishedGood
+Run = ProductionRun | AssemblyRun
 
 
 @dataclass(frozen=True)
 class TargetKind:
     name: str  # "production" | "assembly": the URL part, fragment names and row ids
-    target_model: type[models.Model]
+    target_model: type[Target]
     item_field: str  # the target's and the run's foreign key to the item
     amount_field: str  # the target's amount
-    run_model: type[models.Model]
+    run_model: type[Run]
     run_amount_field: str  # what a run adds toward the target
     run_time_field: str  # when a run was recorded
     label: str  # the item column's heading
@@ -35,8 +41,11 @@ class TargetKind:
     unit: str  # the amount's unit, as a table shows it
 
     @property
-    def item_model(self) -> type[models.Model]:
-        return self.target_model._meta.get_field(self.item_field).related_model
+    def item_model(self) -> type[Item]:
+        model = self.target_model._meta.get_field(self.item_field).related_model
+        if isinstance(model, type) and issubclass(model, (Recipe, FinishedGood)):
+            return model
+        raise TypeError(f"{self.item_field} of a {self.name} target is no item of a kind.")
 
     @property
     def item_id_field(self) -> str:

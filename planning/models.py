@@ -7,6 +7,8 @@ from django.db.models import Q
 from django.db.models.functions import Lower
 from django.utils import timezone
 
+from eventplanner.limits import YIELD_PER_BATCH
+
 
 class TimestampedModel(models.Model):
     created_at = models.DateTimeField(default=timezone.now, editable=False)
@@ -48,11 +50,20 @@ def name_unique_ignoring_case(model_name: str) -> models.UniqueConstraint:
     )
 
 
+def positive(field: str, name: str) -> models.CheckConstraint:
+    """The database's own check that an amount is a positive number (not 0, not negative)."""
+    return models.CheckConstraint(condition=Q(**{f"{field}__gt": 0}), name=name)
+
+
 class Recipe(TimestampedModel):
     name = models.CharField(max_length=200, unique=True)
     category = models.CharField(max_length=100, blank=True, default="")
     yield_per_batch = models.PositiveIntegerField(
-        default=1, validators=[MinValueValidator(1), MaxValueValidator(100_000)]
+        default=1,
+        validators=[
+            MinValueValidator(YIELD_PER_BATCH.minimum),
+            MaxValueValidator(YIELD_PER_BATCH.maximum),
+        ],
     )
     yield_unit = models.CharField(max_length=50, default="items")
     notes = models.TextField(blank=True, default="")
@@ -60,9 +71,7 @@ class Recipe(TimestampedModel):
     class Meta:
         ordering = ["name", "id"]
         constraints = [
-            models.CheckConstraint(
-                condition=Q(yield_per_batch__gt=0), name="recipe_yield_per_batch_positive"
-            ),
+            positive("yield_per_batch", "recipe_yield_per_batch_positive"),
             name_unique_ignoring_case("recipe"),
         ]
 
@@ -104,7 +113,7 @@ class FinishedGoodComponent(models.Model):
             models.UniqueConstraint(
                 fields=["finished_good", "recipe"], name="component_unique_recipe"
             ),
-            models.CheckConstraint(condition=Q(quantity__gt=0), name="component_quantity_positive"),
+            positive("quantity", "component_quantity_positive"),
         ]
 
     def __str__(self) -> str:
@@ -121,9 +130,7 @@ class EventProductionTarget(TimestampedModel):
         ordering = ["recipe__name", "id"]
         constraints = [
             models.UniqueConstraint(fields=["event", "recipe"], name="production_target_unique"),
-            models.CheckConstraint(
-                condition=Q(target_batches__gt=0), name="production_target_batches_positive"
-            ),
+            positive("target_batches", "production_target_batches_positive"),
         ]
 
     def __str__(self) -> str:
@@ -144,9 +151,7 @@ class EventAssemblyTarget(TimestampedModel):
             models.UniqueConstraint(
                 fields=["event", "finished_good"], name="assembly_target_unique"
             ),
-            models.CheckConstraint(
-                condition=Q(target_quantity__gt=0), name="assembly_target_quantity_positive"
-            ),
+            positive("target_quantity", "assembly_target_quantity_positive"),
         ]
 
     def __str__(self) -> str:
@@ -179,9 +184,7 @@ class ProductionRun(Run):
     class Meta:
         ordering = ["-produced_at", "-id"]
         constraints = [
-            models.CheckConstraint(
-                condition=Q(num_batches__gt=0), name="production_run_batches_positive"
-            ),
+            positive("num_batches", "production_run_batches_positive"),
             models.CheckConstraint(
                 condition=Q(actual_yield__gte=0), name="production_run_yield_non_negative"
             ),
@@ -219,9 +222,7 @@ class AssemblyRun(Run):
     class Meta:
         ordering = ["-assembled_at", "-id"]
         constraints = [
-            models.CheckConstraint(
-                condition=Q(quantity__gt=0), name="assembly_run_quantity_positive"
-            ),
+            positive("quantity", "assembly_run_quantity_positive"),
         ]
         indexes = [
             models.Index(

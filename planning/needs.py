@@ -6,7 +6,7 @@ contract (README, "Transactions").
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.models import BigIntegerField, F, Sum
@@ -14,19 +14,41 @@ from django.db.models.functions import Cast
 
 from eventplanner.domain import require_atomic, require_exists, validate_id
 from fulfillment.models import PackageItem
+from planning.kinds import ASSEMBLY, PRODUCTION, TargetKind
 from planning.models import Event, EventAssemblyTarget, EventProductionTarget, FinishedGoodComponent
-from planning.targets import set_assembly_target, set_production_target
+from planning.targets import set_target
 
 
-def _suggestion(current_target: int | None, needed: int) -> str:
-    """ "create", "raise" or "ok" (the current target already covers the need)."""
-    if current_target is None:
-        return "create"
-    return "raise" if current_target < needed else "ok"
+class _Need:
+    """One item's need beside its current target; each need class names its kind of target
+    and its field of the amount needed (`needed`), which is what the target should be."""
+
+    kind: ClassVar[TargetKind]
+    _needed: ClassVar[str]
+    current_target: int | None
+
+    def __init_subclass__(cls, *, kind: TargetKind, needed: str, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        cls.kind, cls._needed = kind, needed
+
+    @property
+    def item_id(self) -> int:
+        return getattr(self, self.kind.item_id_field)
+
+    @property
+    def amount_needed(self) -> int:
+        return getattr(self, self._needed)
+
+    @property
+    def suggestion(self) -> str:
+        """ "create", "raise" or "ok" (the current target already covers the need)."""
+        if self.current_target is None:
+            return "create"
+        return "raise" if self.current_target < self.amount_needed else "ok"
 
 
 @dataclass(frozen=True)
-class RecipeNeed:
+class RecipeNeed(_Need, kind=PRODUCTION, needed="batches_needed"):
     recipe_id: int
     recipe_name: str
     items_needed: int
@@ -35,21 +57,13 @@ class RecipeNeed:
     batches_needed: int
     current_target: int | None
 
-    @property
-    def suggestion(self) -> str:
-        return _suggestion(self.current_target, self.batches_needed)
-
 
 @dataclass(frozen=True)
-class FinishedGoodNeed:
+class FinishedGoodNeed(_Need, kind=ASSEMBLY, needed="units_needed"):
     finished_good_id: int
     finished_good_name: str
     units_needed: int
     current_target: int | None
-
-    @property
-    def suggestion(self) -> str:
-        return _suggestion(self.current_target, self.units_needed)
 
 
 @dataclass(frozen=True)
@@ -59,7 +73,8 @@ class EventNeeds:
 
     @property
     def changes(self) -> int:
-        return sum(n.suggestion != "ok" for n in [*self.recipes, *self.finished_goods])
+        needs: list[RecipeNeed | FinishedGoodNeed] = [*self.recipes, *self.finished_goods]
+        return sum(n.suggestion != "ok" for n in needs)
 
 
 def _ceil_div(a: int, b: int) -> int:
@@ -163,19 +178,14 @@ def apply_event_needs(
     for pk in [*recipe_ids, *finished_good_ids]:
         validate_id(pk, "ids")
     needs = get_event_needs(event_id, connection=connection)
+    chosen = [
+        *(need for need in needs.recipes if need.recipe_id in recipe_ids),
+        *(need for need in needs.finished_goods if need.finished_good_id in finished_good_ids),
+    ]
     created = raised = 0
-    for need in needs.recipes:
-        if need.recipe_id in recipe_ids and need.suggestion != "ok":
-            set_production_target(
-                event_id, need.recipe_id, need.batches_needed, connection=connection
-            )
-            created += need.suggestion == "create"
-            raised += need.suggestion == "raise"
-    for need in needs.finished_goods:
-        if need.finished_good_id in finished_good_ids and need.suggestion != "ok":
-            set_assembly_target(
-                event_id, need.finished_good_id, need.units_needed, connection=connection
-            )
+    for need in chosen:
+        if need.suggestion != "ok":
+            set_target(need.kind, event_id, need.item_id, need.amount_needed, connection=connection)
             created += need.suggestion == "create"
             raised += need.suggestion == "raise"
     return AppliedNeeds(created=created, raised=raised)

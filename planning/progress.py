@@ -8,7 +8,7 @@ from __future__ import annotations
 import datetime
 from dataclasses import dataclass, field
 from functools import cache
-from typing import Any
+from typing import Any, ClassVar
 
 from django.core.exceptions import ValidationError
 from django.db import connections
@@ -19,7 +19,7 @@ from django.utils import timezone
 
 from eventplanner.domain import require_atomic, require_exists, validate_date, validate_id
 from fulfillment.models import EventRecipientPackage, FulfillmentStatus, assignments_with_status
-from planning.kinds import PRODUCTION, TargetKind
+from planning.kinds import ASSEMBLY, PRODUCTION, TargetKind
 from planning.models import (
     AssemblyRun,
     Event,
@@ -41,23 +41,26 @@ def _pct(done: int, target: int) -> float:
 @dataclass(frozen=True)
 class _TargetProgress:
     """How far the runs are toward one target: what each kind's progress row adds to its
-    target's own fields, from `done` (what the runs achieved) and `wanted` (the target)."""
+    target's own fields. Each row class names its field of what the runs achieved (`done`)
+    and of the target's amount (`wanted`)."""
 
+    _done: ClassVar[str]
+    _wanted: ClassVar[str]
     progress_pct: float = field(init=False)  # not capped: 5 of 4 is 125.0
     is_complete: bool = field(init=False)
 
+    def __init_subclass__(cls, *, done: str, wanted: str, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        cls._done, cls._wanted = done, wanted
+
     def __post_init__(self) -> None:
-        done, wanted = self.amounts
+        done, wanted = getattr(self, self._done), getattr(self, self._wanted)
         object.__setattr__(self, "progress_pct", _pct(done, wanted))
         object.__setattr__(self, "is_complete", done >= wanted)
 
-    @property
-    def amounts(self) -> tuple[int, int]:
-        raise NotImplementedError
-
 
 @dataclass(frozen=True)
-class ProductionProgress(_TargetProgress):
+class ProductionProgress(_TargetProgress, done="produced_batches", wanted="target_batches"):
     recipe_id: int
     recipe_name: str
     target_batches: int
@@ -67,23 +70,15 @@ class ProductionProgress(_TargetProgress):
     target_id: int
     notes: str
 
-    @property
-    def amounts(self) -> tuple[int, int]:
-        return self.produced_batches, self.target_batches
-
 
 @dataclass(frozen=True)
-class AssemblyProgress(_TargetProgress):
+class AssemblyProgress(_TargetProgress, done="assembled_quantity", wanted="target_quantity"):
     finished_good_id: int
     finished_good_name: str
     target_quantity: int
     assembled_quantity: int
     target_id: int
     notes: str
-
-    @property
-    def amounts(self) -> tuple[int, int]:
-        return self.assembled_quantity, self.target_quantity
 
 
 @dataclass(frozen=True)
@@ -269,37 +264,38 @@ def _assembly_progress(alias: str, **event_filter: Any) -> dict[int, list[Assemb
     return result
 
 
+def _progress_rows(kind: TargetKind, alias: str, event_id: int) -> list:
+    if kind is PRODUCTION:
+        return _production_progress(alias, event_id).get(event_id, [])
+    return _assembly_progress(alias, event_id=event_id).get(event_id, [])
+
+
+def get_target_progress(
+    kind: TargetKind, event_id: int, *, connection: BaseDatabaseWrapper
+) -> list:
+    """Each target of this kind of the event with what the event's own runs achieved: the
+    production or the assembly progress."""
+    require_atomic(connection, "get_target_progress")
+    validate_id(event_id, "event_id")
+    rows = _progress_rows(kind, connection.alias, event_id)
+    if not rows:
+        require_exists(Event, event_id, "event_id", connection=connection)
+    return rows
+
+
 def get_production_progress(
     event_id: int, *, connection: BaseDatabaseWrapper
 ) -> list[ProductionProgress]:
     """Each production target of the event with what the event's own runs produced."""
     require_atomic(connection, "get_production_progress")
-    validate_id(event_id, "event_id")
-    rows = _production_progress(connection.alias, event_id).get(event_id, [])
-    if not rows:
-        require_exists(Event, event_id, "event_id", connection=connection)
-    return rows
+    return get_target_progress(PRODUCTION, event_id, connection=connection)
 
 
 def get_assembly_progress(
     event_id: int, *, connection: BaseDatabaseWrapper
 ) -> list[AssemblyProgress]:
     require_atomic(connection, "get_assembly_progress")
-    validate_id(event_id, "event_id")
-    rows = _assembly_progress(connection.alias, event_id=event_id).get(event_id, [])
-    if not rows:
-        require_exists(Event, event_id, "event_id", connection=connection)
-    return rows
-
-
-def get_target_progress(
-    kind: TargetKind, event_id: int, *, connection: BaseDatabaseWrapper
-) -> list[ProductionProgress] | list[AssemblyProgress]:
-    """Each target of this kind of the event with what the event's own runs achieved: the
-    production or the assembly progress."""
-    require_atomic(connection, "get_target_progress")
-    read = get_production_progress if kind is PRODUCTION else get_assembly_progress
-    return read(event_id, connection=connection)
+    return get_target_progress(ASSEMBLY, event_id, connection=connection)
 
 
 def _with_package_counts(queryset):

@@ -107,7 +107,7 @@ def record_run(
         kind.run_time_field: details.recorded_at or timezone.now(),
         "recorded_by": details.recorded_by,
     }
-    if kind is PRODUCTION:
+    if kind is PRODUCTION and isinstance(item, Recipe):  # a production item is a recipe
         fields["actual_yield"] = _actual_yield(item, amount, details.actual_yield)
     run = kind.run_model(**fields)
     run.save(using=connection.alias)
@@ -164,51 +164,9 @@ def get_recent_runs(
     validate_id(event_id, "event_id")
     validate_positive_int(limit, "limit")
     alias = connection.alias
-    production = (
-        ProductionRun.objects.using(alias)
-        .filter(event_id=event_id)
-        .order_by("-produced_at", "-id")
-        .values_list(
-            "id",
-            "recipe__name",
-            "num_batches",
-            "produced_at",
-            "recorded_by__username",
-            "notes",
-            "actual_yield",
-            "recipe__yield_unit",
-        )[:limit]
-    )
-    assembly = (
-        AssemblyRun.objects.using(alias)
-        .filter(event_id=event_id)
-        .order_by("-assembled_at", "-id")
-        .values_list(
-            "id",
-            "finished_good__name",
-            "quantity",
-            "assembled_at",
-            "recorded_by__username",
-            "notes",
-        )[:limit]
-    )
     entries = [
-        RunEntry(
-            "production",
-            pk,
-            name,
-            amount,
-            "batch" if amount == 1 else "batches",
-            when,
-            user or "",
-            notes,
-            items,
-            unit,
-        )
-        for pk, name, amount, when, user, notes, items, unit in production
-    ] + [
-        RunEntry("assembly", pk, name, amount, "assembled", when, user or "", notes)
-        for pk, name, amount, when, user, notes in assembly
+        *_latest_runs(PRODUCTION, event_id, limit, alias),
+        *_latest_runs(ASSEMBLY, event_id, limit, alias),
     ]
     entries.sort(key=lambda e: (e.recorded_at, e.run_id), reverse=True)
     return RecentRuns(
@@ -216,6 +174,36 @@ def get_recent_runs(
         production_count=ProductionRun.objects.using(alias).filter(event_id=event_id).count(),
         assembly_count=AssemblyRun.objects.using(alias).filter(event_id=event_id).count(),
     )
+
+
+def _latest_runs(kind: TargetKind, event_id: int, limit: int, alias: str) -> list[RunEntry]:
+    """The event's `limit` latest runs of this kind, newest first: one query. A production
+    run comes with what it yielded."""
+    made = ("actual_yield", f"{kind.item_field}__yield_unit") if kind is PRODUCTION else ()
+    rows = (
+        kind.run_model._default_manager.using(alias)
+        .filter(event_id=event_id)
+        .order_by(f"-{kind.run_time_field}", "-id")
+        .values_list(
+            "id",
+            f"{kind.item_field}__name",
+            kind.run_amount_field,
+            kind.run_time_field,
+            "recorded_by__username",
+            "notes",
+            *made,
+        )[:limit]
+    )
+    return [
+        RunEntry(
+            kind.name, pk, name, amount, _run_unit(kind, amount), when, user or "", notes, *items
+        )
+        for pk, name, amount, when, user, notes, *items in rows
+    ]
+
+
+def _run_unit(kind: TargetKind, amount: int) -> str:
+    return "batch" if kind is PRODUCTION and amount == 1 else kind.unit
 
 
 def delete_run(

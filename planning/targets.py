@@ -15,6 +15,7 @@ from django.db.models import QuerySet
 from django.utils import timezone
 
 from eventplanner.domain import (
+    concrete_field,
     instance_from_row,
     require_atomic,
     require_exists,
@@ -40,7 +41,7 @@ def _item_of_event(
         row = cursor.fetchone()
     if row is None:
         require_exists(Event, event_id, "event_id", connection=connection)
-        name = kind.item_model._meta.verbose_name.capitalize()
+        name = str(kind.item_model._meta.verbose_name).capitalize()
         raise kind.item_model.DoesNotExist(f"{name} {item_id} does not exist.")
     if not row[-1]:
         raise Event.DoesNotExist(f"Event {event_id} does not exist.")
@@ -83,7 +84,7 @@ def _upsert_sql(kind: TargetKind, alias: str, with_notes: bool) -> str:
     meta = kind.target_model._meta
 
     def column(name: str) -> str:
-        return qn(meta.get_field(name).column)
+        return qn(concrete_field(kind.target_model, name).column)
 
     inserted = ["event", kind.item_field, kind.amount_field, "notes", "created_at", "updated_at"]
     updated = [kind.amount_field, "updated_at"] + (["notes"] if with_notes else [])
@@ -118,7 +119,7 @@ def set_target(
     alias = connection.alias
     now = timezone.now()
     stamp = connection.ops.adapt_datetimefield_value(now)
-    params = [event_id, item_id, amount, notes or "", stamp, stamp]
+    params: list[int | str | None] = [event_id, item_id, amount, notes or "", stamp, stamp]
     with connection.cursor() as cursor:
         cursor.execute(_upsert_sql(kind, alias, notes is not None), params)
         target = instance_from_row(kind.target_model, cursor.fetchone(), connection=connection)

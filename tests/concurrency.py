@@ -4,7 +4,22 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
+import pytest
 from django.db import connections
+
+
+def real_concurrency(reason: str) -> list[pytest.MarkDecorator]:
+    """The marks of a module of concurrency tests: committed transactions on real
+    connections, run on PostgreSQL only, because SQLite serialises writers and would hide a
+    missing lock (`reason` says what this module needs)."""
+    return [
+        pytest.mark.postgres,
+        pytest.mark.django_db(transaction=True),
+        pytest.mark.skipif(
+            "not __import__('django.db').db.connection.features.has_select_for_update",
+            reason=reason,
+        ),
+    ]
 
 
 def run_concurrently(n: int, func: Callable[[int], Any]) -> list[tuple[str, Any]]:

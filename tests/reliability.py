@@ -56,6 +56,14 @@ def changed_tables(before: dict, after: dict) -> list[str]:
     return [label for label in before if before[label] != after[label]]
 
 
+def unchanged_by(do: Callable[[], Any]) -> Any:
+    """Run `do`, check that every table is exactly as it was before, and return its result."""
+    before = db_state()
+    result = do()
+    assert changed_tables(before, db_state()) == []
+    return result
+
+
 # ---------------------------------------------------------------------------------------
 # Fault injection
 # ---------------------------------------------------------------------------------------

@@ -432,26 +432,27 @@ def test_hostile_input_never_gives_a_server_error_and_keeps_the_invariants(
         transaction.set_rollback(True)
 
 
-def test_control_the_invariants_catch_a_status_moved_two_steps(role_user):
+def _a_pending_row_set_behind_the_services_to(status: str) -> dict:
+    """Build the world, then set a pending row's status with a queryset update (no service,
+    no history); the statuses from before the edit."""
     from fulfillment.models import EventRecipientPackage
 
     world = make_world()
     before = assignment_statuses()
     EventRecipientPackage.objects.filter(pk=world.ids["pending_1"]).update(
-        fulfillment_status="delivered"
+        fulfillment_status=status
     )
+    return before
+
+
+def test_control_the_invariants_catch_a_status_moved_two_steps(role_user):
+    before = _a_pending_row_set_behind_the_services_to("delivered")
     with pytest.raises(AssertionError):
         check_invariants(before)
 
 
 def test_control_the_invariants_catch_a_change_without_history():
-    from fulfillment.models import EventRecipientPackage
-
-    world = make_world()
-    before = assignment_statuses()
-    EventRecipientPackage.objects.filter(pk=world.ids["pending_1"]).update(
-        fulfillment_status="ready"
-    )
+    before = _a_pending_row_set_behind_the_services_to("ready")
     with pytest.raises(AssertionError):
         check_invariants(before)
 

@@ -29,20 +29,24 @@ pytestmark = pytest.mark.django_db
 TOKEN = re.compile(r'data-live-token="([^"]+)"')
 
 
+# Each live part: the URL names of its page and of the poll that keeps it fresh.
+LIVE_URLS = {
+    "events": ("planning:event_list", "planning:events_live"),
+    "dashboard": ("planning:event_detail", "planning:dashboard_live"),
+    "fulfillment": ("fulfillment:event_fulfillment", "fulfillment:live"),
+}
+
+
+def _url(name: str, part: str, event_id: int | None) -> str:
+    return reverse(name, args=[] if part == "events" else [event_id])
+
+
 def page_url(part: str, event_id: int | None = None) -> str:
-    return {
-        "events": lambda: reverse("planning:event_list"),
-        "dashboard": lambda: reverse("planning:event_detail", args=[event_id]),
-        "fulfillment": lambda: reverse("fulfillment:event_fulfillment", args=[event_id]),
-    }[part]()
+    return _url(LIVE_URLS[part][0], part, event_id)
 
 
 def poll_url(part: str, event_id: int | None = None) -> str:
-    return {
-        "events": lambda: reverse("planning:events_live"),
-        "dashboard": lambda: reverse("planning:dashboard_live", args=[event_id]),
-        "fulfillment": lambda: reverse("fulfillment:live", args=[event_id]),
-    }[part]()
+    return _url(LIVE_URLS[part][1], part, event_id)
 
 
 def token_of(client: Client, part: str, event_id: int | None = None) -> str:

@@ -121,12 +121,18 @@ def test_behind_a_proxy_the_forwarded_client_address_counts(client, pat, setting
     assert forged.status_code == 429
 
 
+def _staff_client(django_user_model, username: str, role: str) -> Client:
+    """A client signed in as a new staff member of the role's group."""
+    user = django_user_model.objects.create_user(username=username, is_staff=True)
+    user.groups.add(Group.objects.get(name=role))
+    staff = Client()
+    staff.force_login(user)
+    return staff
+
+
 def test_a_coordinator_unlocks_a_sign_in_from_the_admin(client, pat, django_user_model):
     _fail(client, 5)
-    coordinator = django_user_model.objects.create_user(username="cora", is_staff=True)
-    coordinator.groups.add(Group.objects.get(name="Coordinators"))
-    staff = Client()
-    staff.force_login(coordinator)
+    staff = _staff_client(django_user_model, "cora", "Coordinators")
     attempt = AccessAttempt.objects.get(username="pat", ip_address=IP)
     listing = staff.get(reverse("admin:axes_accessattempt_changelist"))
     assert listing.status_code == 200
@@ -138,10 +144,7 @@ def test_a_coordinator_unlocks_a_sign_in_from_the_admin(client, pat, django_user
 
 def test_a_planner_cannot_unlock(client, pat, django_user_model):
     _fail(client, 5)
-    planner = django_user_model.objects.create_user(username="plan", is_staff=True)
-    planner.groups.add(Group.objects.get(name="Planners"))
-    staff = Client()
-    staff.force_login(planner)
+    staff = _staff_client(django_user_model, "plan", "Planners")
     attempt = AccessAttempt.objects.get(username="pat")
     delete = reverse("admin:axes_accessattempt_delete", args=[attempt.pk])
     assert staff.post(delete, {"post": "yes"}).status_code == 403

@@ -23,18 +23,11 @@ from fulfillment.views import status as status_views
 from planning import runs as run_services
 from planning import targets as target_services
 from planning.models import Event, EventProductionTarget, ProductionRun, Recipe
-from tests.concurrency import run_concurrently
+from tests.concurrency import real_concurrency, run_concurrently
 from tests.fulfillment.factories import AssignmentFactory, PackageFactory, RecipientFactory
 from tests.planning.factories import EventFactory, RecipeFactory, UserFactory
 
-pytestmark = [
-    pytest.mark.postgres,
-    pytest.mark.django_db(transaction=True),
-    pytest.mark.skipif(
-        "not __import__('django.db').db.connection.features.has_select_for_update",
-        reason="real concurrency needs PostgreSQL",
-    ),
-]
+pytestmark = real_concurrency("real concurrency needs PostgreSQL")
 
 HOLD = 0.4  # how long the first writer keeps its transaction open after writing
 LATE = 0.15  # how much later the second request starts
@@ -164,62 +157,63 @@ def test_control_a_double_remove_without_its_handling_is_a_500(hold_after, monke
 # --- a click or an edit on a row removed meanwhile ----------------------------------------
 
 
-def _remove_and(row, url: str, data: dict, headers: dict) -> list:
+CLICK = {"new_status": "ready", "expected_status": "pending"}
+
+
+def _posted_on_a_row_removed_meanwhile(hold_after, action: str, data: dict):
+    """Remove an assignment while `action` (the URL name of a row's form) is posted on it,
+    with htmx; the answer to that post."""
+    row = AssignmentFactory()
+    hold_after(post_delete, EventRecipientPackage)
     remove = reverse("fulfillment:assignment_remove", args=[row.event_id, row.pk])
-    return race((remove, {"confirm": "yes"}), (url, data, headers))
+    url = reverse(f"fulfillment:{action}", args=[row.event_id, row.pk])
+    return race((remove, {"confirm": "yes"}), (url, data, HTMX))[1]
 
 
 def test_a_status_click_on_a_row_removed_meanwhile_says_so(hold_after):
-    row = AssignmentFactory()
-    hold_after(post_delete, EventRecipientPackage)
-    url = reverse("fulfillment:assignment_status", args=[row.event_id, row.pk])
-    data = {"new_status": "ready", "expected_status": "pending"}
-    _, click = _remove_and(row, url, data, HTMX)
+    click = _posted_on_a_row_removed_meanwhile(hold_after, "assignment_status", CLICK)
     assert click.status_code == 200
     assert "removed from the event meanwhile" in _text(click)
 
 
 def test_control_the_click_without_its_handling_is_a_500(hold_after, monkeypatch):
-    row = AssignmentFactory()
-    hold_after(post_delete, EventRecipientPackage)
     monkeypatch.setattr(status_views, "Attempt", _OldAttempt)
-    url = reverse("fulfillment:assignment_status", args=[row.event_id, row.pk])
-    data = {"new_status": "ready", "expected_status": "pending"}
-    assert _remove_and(row, url, data, HTMX)[1].status_code == 500
+    click = _posted_on_a_row_removed_meanwhile(hold_after, "assignment_status", CLICK)
+    assert click.status_code == 500
 
 
 def test_an_edit_of_a_row_removed_meanwhile_says_so_and_keeps_the_typing(hold_after):
-    row = AssignmentFactory()
-    hold_after(post_delete, EventRecipientPackage)
-    url = reverse("fulfillment:assignment_edit", args=[row.event_id, row.pk])
     data = {"quantity": "7", "notes": "nut-free, typed with care"}
-    _, edit = _remove_and(row, url, data, HTMX)
+    edit = _posted_on_a_row_removed_meanwhile(hold_after, "assignment_edit", data)
     assert edit.status_code == 200
     assert "removed from the event meanwhile" in _text(edit)
     assert "nut-free, typed with care" in _text(edit)
 
 
 def test_control_the_edit_without_its_handling_is_a_500(hold_after, monkeypatch):
-    row = AssignmentFactory()
-    hold_after(post_delete, EventRecipientPackage)
     monkeypatch.setattr(assignment_views, "Attempt", _OldAttempt)
-    url = reverse("fulfillment:assignment_edit", args=[row.event_id, row.pk])
-    assert _remove_and(row, url, {"quantity": "7", "notes": ""}, HTMX)[1].status_code == 500
+    data = {"quantity": "7", "notes": ""}
+    assert (
+        _posted_on_a_row_removed_meanwhile(hold_after, "assignment_edit", data).status_code == 500
+    )
 
 
 # --- writes that refer to a row deleted at the same moment (foreign keys) -----------------
 
 
-def _delete_event_and_post(event, url: str, data: dict) -> list:
-    return race((reverse("planning:event_delete", args=[event.pk]), {}), (url, data))
+def _posted_while_the_event_is_deleted(hold_after, url_name: str, data: dict) -> list:
+    """Delete a new event while `url_name` is posted for it with `data` and one recipe's
+    id (as "recipe"); the two answers."""
+    event, recipe = EventFactory(), RecipeFactory(name="Gingerbread")
+    hold_after(post_delete, Event)
+    delete = reverse("planning:event_delete", args=[event.pk])
+    url = reverse(f"planning:{url_name}", args=[event.pk])
+    return race((delete, {}), (url, {"recipe": recipe.pk, **data}))
 
 
 def test_a_run_posted_while_its_event_is_deleted_says_so_and_keeps_the_typing(hold_after):
-    event, recipe = EventFactory(), RecipeFactory(name="Gingerbread")
-    hold_after(post_delete, Event)
-    url = reverse("planning:production_run_add", args=[event.pk])
-    data = {"recipe": recipe.pk, "num_batches": "3", "notes": "oven two ran hot"}
-    delete, run = _delete_event_and_post(event, url, data)
+    data = {"num_batches": "3", "notes": "oven two ran hot"}
+    delete, run = _posted_while_the_event_is_deleted(hold_after, "production_run_add", data)
     assert delete.status_code == 302
     assert run.status_code == 410
     assert "deleted meanwhile" in _text(run)
@@ -228,12 +222,10 @@ def test_a_run_posted_while_its_event_is_deleted_says_so_and_keeps_the_typing(ho
 
 
 def test_control_a_run_without_the_lock_fails_at_commit_with_a_500(hold_after, monkeypatch):
-    event, recipe = EventFactory(), RecipeFactory()
-    hold_after(post_delete, Event)
     monkeypatch.setattr(run_services, "lock_referenced", domain.require_exists)
-    url = reverse("planning:production_run_add", args=[event.pk])
-    data = {"recipe": recipe.pk, "num_batches": "3", "notes": ""}
-    assert _delete_event_and_post(event, url, data)[1].status_code == 500
+    data = {"num_batches": "3", "notes": ""}
+    _, run = _posted_while_the_event_is_deleted(hold_after, "production_run_add", data)
+    assert run.status_code == 500
 
 
 def _unlocked_item_sql(monkeypatch):
@@ -246,35 +238,31 @@ def _unlocked_item_sql(monkeypatch):
 
 
 def test_a_target_added_while_its_event_is_deleted_says_so(hold_after):
-    event, recipe = EventFactory(), RecipeFactory()
-    hold_after(post_delete, Event)
-    url = reverse("planning:production_target_add", args=[event.pk])
-    data = {"recipe": recipe.pk, "target_batches": "4", "notes": "for the school"}
-    _, add = _delete_event_and_post(event, url, data)
+    data = {"target_batches": "4", "notes": "for the school"}
+    _, add = _posted_while_the_event_is_deleted(hold_after, "production_target_add", data)
     assert add.status_code == 410
     assert "for the school" in _text(add)
     assert not EventProductionTarget.objects.exists()
 
 
 def test_control_a_target_without_the_lock_fails_at_commit(hold_after, monkeypatch):
-    event, recipe = EventFactory(), RecipeFactory()
-    hold_after(post_delete, Event)
     _unlocked_item_sql(monkeypatch)
-    url = reverse("planning:production_target_add", args=[event.pk])
-    data = {"recipe": recipe.pk, "target_batches": "4", "notes": ""}
-    assert _delete_event_and_post(event, url, data)[1].status_code == 500
+    data = {"target_batches": "4", "notes": ""}
+    _, add = _posted_while_the_event_is_deleted(hold_after, "production_target_add", data)
+    assert add.status_code == 500
 
 
-def _delete_recipe_and_add_target(event, recipe) -> list:
+def _target_added_while_its_recipe_is_deleted(hold_after) -> list:
+    """Delete a recipe while a target of it is added to an event; the two answers."""
+    event, recipe = EventFactory(), RecipeFactory()
+    hold_after(post_delete, Recipe)
     delete = reverse("planning:recipe_delete", args=[recipe.pk])
     add = reverse("planning:production_target_add", args=[event.pk])
     return race((delete, {}), (add, {"recipe": recipe.pk, "target_batches": "2", "notes": ""}))
 
 
 def test_a_target_for_a_recipe_deleted_meanwhile_is_a_form_error(hold_after):
-    event, recipe = EventFactory(), RecipeFactory()
-    hold_after(post_delete, Recipe)
-    delete, add = _delete_recipe_and_add_target(event, recipe)
+    delete, add = _target_added_while_its_recipe_is_deleted(hold_after)
     assert delete.status_code == 302
     assert add.status_code == 200
     assert "recipe was deleted meanwhile" in _text(add)
@@ -282,10 +270,8 @@ def test_a_target_for_a_recipe_deleted_meanwhile_is_a_form_error(hold_after):
 
 
 def test_control_the_recipe_race_without_the_lock_fails_at_commit(hold_after, monkeypatch):
-    event, recipe = EventFactory(), RecipeFactory()
-    hold_after(post_delete, Recipe)
     _unlocked_item_sql(monkeypatch)
-    assert _delete_recipe_and_add_target(event, recipe)[1].status_code == 500
+    assert _target_added_while_its_recipe_is_deleted(hold_after)[1].status_code == 500
 
 
 def _delete_package_and_assign(event, recipient, package) -> list:

@@ -10,15 +10,7 @@ from django.db.models import Count
 
 from eventplanner.benchmark.seed import bench_shape, event_name
 from fulfillment.models import EventRecipientPackage, FulfillmentStatusChange, Recipient
-from planning.models import (
-    AssemblyRun,
-    Event,
-    EventAssemblyTarget,
-    EventProductionTarget,
-    FinishedGood,
-    ProductionRun,
-    Recipe,
-)
+from planning import models as planning
 
 SCALE = 0.02
 
@@ -66,22 +58,22 @@ def test_seed_bench_builds_the_exact_shape():
     output = seed()
 
     assert "Seeded in" in output
-    assert Event.objects.count() == shape.events
-    assert Recipe.objects.count() == shape.recipes
-    assert FinishedGood.objects.count() == shape.finished_goods
+    assert planning.Event.objects.count() == shape.events
+    assert planning.Recipe.objects.count() == shape.recipes
+    assert planning.FinishedGood.objects.count() == shape.finished_goods
     assert Recipient.objects.count() == shape.recipients
     expected = {event_name(n): shape.event(n) for n in range(1, shape.events + 1)}
-    assert per_event(EventProductionTarget) == {
+    assert per_event(planning.EventProductionTarget) == {
         name: size.production_targets for name, size in expected.items()
     }
-    assert per_event(EventAssemblyTarget) == {
+    assert per_event(planning.EventAssemblyTarget) == {
         name: size.assembly_targets for name, size in expected.items()
     }
-    assert per_event(ProductionRun) == {
+    assert per_event(planning.ProductionRun) == {
         None: shape.standalone_production_runs,
         **{name: size.production_runs for name, size in expected.items()},
     }
-    assert per_event(AssemblyRun) == {
+    assert per_event(planning.AssemblyRun) == {
         None: shape.standalone_assembly_runs,
         **{name: size.assembly_runs for name, size in expected.items()},
     }
@@ -93,7 +85,7 @@ def test_seed_bench_builds_the_exact_shape():
 @pytest.mark.django_db
 def test_seed_bench_spreads_statuses_and_keeps_a_history_for_each_change():
     seed()
-    large = Event.objects.get(name=event_name(1))
+    large = planning.Event.objects.get(name=event_name(1))
     statuses = Counter(large.assignments.values_list("fulfillment_status", flat=True))
     total = bench_shape(SCALE).large.assignments
     assert statuses == {
@@ -110,13 +102,13 @@ def test_seed_bench_spreads_statuses_and_keeps_a_history_for_each_change():
 @pytest.mark.django_db
 def test_seed_bench_attributes_runs_only_to_targeted_items():
     seed()
-    for event in Event.objects.all():
+    for event in planning.Event.objects.all():
         targeted = set(event.production_targets.values_list("recipe_id", flat=True))
         baked = set(event.production_runs.values_list("recipe_id", flat=True))
         assert baked <= targeted
     assert all(
         run.actual_yield <= run.num_batches * run.recipe.yield_per_batch
-        for run in ProductionRun.objects.select_related("recipe")
+        for run in planning.ProductionRun.objects.select_related("recipe")
     )
 
 
@@ -131,24 +123,24 @@ def test_seed_bench_refuses_a_database_that_has_data():
 def test_seed_bench_refuses_a_scale_that_is_not_positive():
     with pytest.raises(CommandError, match="greater than 0"):
         seed(scale=0)
-    assert not Event.objects.exists()
+    assert not planning.Event.objects.exists()
 
 
 def snapshot(alias):
     """The seeded content by natural keys (primary keys depend on the database's sequences)."""
     return {
         "recipes": list(
-            Recipe.objects.using(alias)
+            planning.Recipe.objects.using(alias)
             .order_by("name")
             .values_list("name", "category", "yield_per_batch", "yield_unit")
         ),
         "targets": sorted(
-            EventProductionTarget.objects.using(alias).values_list(
+            planning.EventProductionTarget.objects.using(alias).values_list(
                 "event__name", "recipe__name", "target_batches"
             )
         ),
         "runs": sorted(
-            ProductionRun.objects.using(alias).values_list(
+            planning.ProductionRun.objects.using(alias).values_list(
                 "event__name", "recipe__name", "num_batches", "actual_yield", "produced_at"
             ),
             key=repr,

@@ -16,7 +16,14 @@ from typing import Any
 
 from django.db import connection
 
-from eventplanner.benchmark.load import CONNECTIONS, HOST, PageResult, Server, wrk_load
+from eventplanner.benchmark.load import (
+    CONNECTIONS,
+    HOST,
+    LoadFigures,
+    PageResult,
+    Server,
+    wrk_load,
+)
 from eventplanner.benchmark.operations import selected
 
 POLL_SHARE = 0.5  # a 204 poll: at least half of /healthz's throughput
@@ -33,10 +40,16 @@ PARTS = (
 )
 
 
-def _request(port: int, path: str, headers: dict[str, str]) -> http.client.HTTPResponse:
+class _Response(http.client.HTTPResponse):
+    body = b""  # read to its end before the connection closes
+
+
+def _request(port: int, path: str, headers: dict[str, str]) -> _Response:
     conn = http.client.HTTPConnection(HOST, port, timeout=30)
+    conn.response_class = _Response
     conn.request("GET", path, headers=headers)
     response = conn.getresponse()
+    assert isinstance(response, _Response)  # the class set above; typeshed says HTTPResponse
     response.body = response.read()
     conn.close()
     return response
@@ -49,14 +62,14 @@ def _csrf_cookie(response: http.client.HTTPResponse) -> str:
     return ""
 
 
-def _wrk(port: int, path: str, headers: dict[str, str], seconds: int) -> dict[str, float]:
+def _wrk(port: int, path: str, headers: dict[str, str], seconds: int) -> LoadFigures:
     """Load `path` with wrk (the threaded fallback when it is missing) and report it."""
     if not shutil.which("wrk"):
         return _threads(port, path, headers, seconds)
     return wrk_load(port, path, headers, seconds)
 
 
-def _threads(port: int, path: str, headers: dict[str, str], seconds: int) -> dict[str, float]:
+def _threads(port: int, path: str, headers: dict[str, str], seconds: int) -> LoadFigures:
     done, started = [0], time.perf_counter()
     deadline = started + seconds
 
@@ -102,9 +115,11 @@ def prepare(port: int, cookie: str, large: int) -> list[Prepared]:
     return parts
 
 
-def _result(name: str, path: str, figures: dict, ceiling: float, share: float | None) -> PageResult:
+def _result(
+    name: str, path: str, figures: LoadFigures, ceiling: float, share: float | None
+) -> PageResult:
     result = PageResult(name, path, "measured", **figures)
-    result.share_of_ceiling = result.requests_per_s / ceiling
+    result.share_of_ceiling = figures["requests_per_s"] / ceiling
     if share is not None:
         result.target = f">= {share:.0%} of the ceiling"
         result.passed = result.share_of_ceiling >= share
@@ -214,6 +229,8 @@ def measure_open_pages(
         offset = POLL_SECONDS * i / OPEN_PAGES  # staggered, as pages opened at random would be
         args = (server.port, parts[i % len(parts)], offset, until, answers)
         threads.append(threading.Thread(target=_page_loop, args=args))
+    if server.process is None:
+        raise RuntimeError("measure_open_pages needs a started server")
     cpu_before = _cpu_seconds(server.process.pid)
     for thread in threads:
         thread.start()

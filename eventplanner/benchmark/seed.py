@@ -18,25 +18,8 @@ from dataclasses import dataclass
 
 from django.db import connections
 
-from fulfillment.models import (
-    ChangeSource,
-    EventRecipientPackage,
-    FulfillmentStatus,
-    FulfillmentStatusChange,
-    Package,
-    PackageItem,
-    Recipient,
-)
-from planning.models import (
-    AssemblyRun,
-    Event,
-    EventAssemblyTarget,
-    EventProductionTarget,
-    FinishedGood,
-    FinishedGoodComponent,
-    ProductionRun,
-    Recipe,
-)
+from fulfillment import models as fulfillment
+from planning import models as planning
 
 SEED = 20261224
 EVENT_NAME = "Season event {number:02d}"
@@ -44,9 +27,9 @@ FIRST_EVENT_DATE = datetime.date(2026, 1, 10)
 EVENT_SPACING = datetime.timedelta(days=18)
 PACKAGES = 50
 STATUS_SHARES = (
-    (FulfillmentStatus.PENDING, 0.5),
-    (FulfillmentStatus.READY, 0.3),
-    (FulfillmentStatus.DELIVERED, 0.2),
+    (fulfillment.FulfillmentStatus.PENDING, 0.5),
+    (fulfillment.FulfillmentStatus.READY, 0.3),
+    (fulfillment.FulfillmentStatus.DELIVERED, 0.2),
 )
 
 FLAVOURS = [
@@ -72,19 +55,19 @@ HOUSEHOLDS = ["Miller", "Garcia", "Okafor", "Nguyen", "Johnson", "Kowalski", "Sc
 
 
 SEEDED = (
-    Recipe,
-    FinishedGood,
-    FinishedGoodComponent,
-    Package,
-    PackageItem,
-    Recipient,
-    Event,
-    EventProductionTarget,
-    EventAssemblyTarget,
-    ProductionRun,
-    AssemblyRun,
-    EventRecipientPackage,
-    FulfillmentStatusChange,
+    planning.Recipe,
+    planning.FinishedGood,
+    planning.FinishedGoodComponent,
+    fulfillment.Package,
+    fulfillment.PackageItem,
+    fulfillment.Recipient,
+    planning.Event,
+    planning.EventProductionTarget,
+    planning.EventAssemblyTarget,
+    planning.ProductionRun,
+    planning.AssemblyRun,
+    fulfillment.EventRecipientPackage,
+    fulfillment.FulfillmentStatusChange,
 )
 
 
@@ -165,7 +148,10 @@ def seed_season(shape: BenchShape, *, alias: str) -> dict[str, int]:
 
     The caller owns the transaction, so a refused or failed seed leaves nothing behind.
     """
-    if Event.objects.using(alias).exists() or Recipe.objects.using(alias).exists():
+    if (
+        planning.Event.objects.using(alias).exists()
+        or planning.Recipe.objects.using(alias).exists()
+    ):
         raise ValueError(NOT_EMPTY)
     return Seeder(shape, alias).run()
 
@@ -204,8 +190,8 @@ class Seeder:
 
     def run(self) -> dict[str, int]:
         recipe_ids, recipe_yields = self._catalogue()
-        good_ids = self._ids(FinishedGood)
-        package_ids = self._ids(Package)
+        good_ids = self._ids(planning.FinishedGood)
+        package_ids = self._ids(fulfillment.Package)
         recipient_ids = self._recipients()
         event_ids = self._events()
         for number, event_id in enumerate(event_ids, start=1):
@@ -217,7 +203,7 @@ class Seeder:
     def _catalogue(self) -> tuple[list[int], dict[int, int]]:
         rng, shape = self.rng, self.shape
         recipes = [
-            Recipe(
+            planning.Recipe(
                 name=f"{rng.choice(FLAVOURS)} {rng.choice(BAKES)} {number:03d}",
                 category=rng.choice(CATEGORIES),
                 yield_per_batch=rng.randint(12, 48),
@@ -226,24 +212,26 @@ class Seeder:
             )
             for number in range(1, shape.recipes + 1)
         ]
-        self._insert(Recipe, recipes, "recipes")
+        self._insert(planning.Recipe, recipes, "recipes")
         recipe_rows = list(
-            Recipe.objects.using(self.alias).order_by("pk").values_list("pk", "yield_per_batch")
+            planning.Recipe.objects.using(self.alias)
+            .order_by("pk")
+            .values_list("pk", "yield_per_batch")
         )
         recipe_ids = [pk for pk, _ in recipe_rows]
         goods = [
-            FinishedGood(
+            planning.FinishedGood(
                 name=f"{rng.choice(FLAVOURS)} {rng.choice(GIFTS)} {number:03d}",
                 created_at=self.now,
             )
             for number in range(1, shape.finished_goods + 1)
         ]
-        self._insert(FinishedGood, goods, "finished goods")
-        good_ids = self._ids(FinishedGood)
+        self._insert(planning.FinishedGood, goods, "finished goods")
+        good_ids = self._ids(planning.FinishedGood)
         self._insert(
-            FinishedGoodComponent,
+            planning.FinishedGoodComponent,
             [
-                FinishedGoodComponent(
+                planning.FinishedGoodComponent(
                     finished_good_id=good_id, recipe_id=recipe_id, quantity=rng.randint(2, 12)
                 )
                 for good_id in good_ids
@@ -252,17 +240,19 @@ class Seeder:
             "components",
         )
         packages = [
-            Package(name=f"{rng.choice(GIFTS)} hamper {number:02d}", created_at=self.now)
+            fulfillment.Package(
+                name=f"{rng.choice(GIFTS)} hamper {number:02d}", created_at=self.now
+            )
             for number in range(1, shape.packages + 1)
         ]
-        self._insert(Package, packages, "packages")
+        self._insert(fulfillment.Package, packages, "packages")
         self._insert(
-            PackageItem,
+            fulfillment.PackageItem,
             [
-                PackageItem(
+                fulfillment.PackageItem(
                     package_id=package_id, finished_good_id=good_id, quantity=rng.randint(1, 3)
                 )
-                for package_id in self._ids(Package)
+                for package_id in self._ids(fulfillment.Package)
                 for good_id in rng.sample(good_ids, rng.randint(1, 3))
             ],
             "package items",
@@ -272,9 +262,9 @@ class Seeder:
     def _recipients(self) -> list[int]:
         rng = self.rng
         self._insert(
-            Recipient,
+            fulfillment.Recipient,
             [
-                Recipient(
+                fulfillment.Recipient(
                     name=rng.choice(FIRST_NAMES),
                     household=f"{rng.choice(HOUSEHOLDS)} household",
                     address=f"{rng.randint(1, 250)} {rng.choice(['Elm', 'Oak', 'Maple'])} St",
@@ -285,13 +275,13 @@ class Seeder:
             ],
             "recipients",
         )
-        return self._ids(Recipient)
+        return self._ids(fulfillment.Recipient)
 
     def _events(self) -> list[int]:
         self._insert(
-            Event,
+            planning.Event,
             [
-                Event(
+                planning.Event(
                     name=event_name(number),
                     event_date=FIRST_EVENT_DATE + EVENT_SPACING * (number - 1),
                     created_at=self.now,
@@ -300,7 +290,7 @@ class Seeder:
             ],
             "events",
         )
-        return self._ids(Event)
+        return self._ids(planning.Event)
 
     def _at(self, day: datetime.date, rng: random.Random) -> datetime.datetime:
         # Runs happen in the two weeks before the event.
@@ -318,14 +308,14 @@ class Seeder:
         batches = (30, 70) if large else (15, 35)
         quantities = (40, 80) if large else (20, 40)
         self._targets(
-            EventProductionTarget,
+            planning.EventProductionTarget,
             ("recipe_id", "target_batches", "production targets"),
             event_id,
             targeted_recipes,
             batches,
         )
         self._targets(
-            EventAssemblyTarget,
+            planning.EventAssemblyTarget,
             ("finished_good_id", "target_quantity", "assembly targets"),
             event_id,
             targeted_goods,
@@ -355,7 +345,7 @@ class Seeder:
             recipe_id = rng.choice(recipe_ids)
             num_batches = rng.randint(1, 3)
             runs.append(
-                ProductionRun(
+                planning.ProductionRun(
                     recipe_id=recipe_id,
                     event_id=event_id,
                     num_batches=num_batches,
@@ -364,14 +354,14 @@ class Seeder:
                     produced_at=self._at(day, rng),
                 )
             )
-        self._insert(ProductionRun, runs, "production runs")
+        self._insert(planning.ProductionRun, runs, "production runs")
 
     def _assembly_runs(self, count, good_ids, event_id, day) -> None:
         rng = self.rng
         self._insert(
-            AssemblyRun,
+            planning.AssemblyRun,
             [
-                AssemblyRun(
+                planning.AssemblyRun(
                     finished_good_id=rng.choice(good_ids),
                     event_id=event_id,
                     quantity=rng.randint(1, 5),
@@ -396,42 +386,47 @@ class Seeder:
         rows = [
             # Index i -> (i mod R, i div R) is one-to-one for i < R x P, so every
             # (event, recipient, package) triple is unique; the offsets vary it per event.
-            EventRecipientPackage(
+            fulfillment.EventRecipientPackage(
                 event_id=event_id,
                 recipient_id=recipient_ids[(index + offset) % recipients],
                 package_id=package_ids[(index // recipients + number) % packages],
                 quantity=rng.choice([1, 1, 1, 2]),
                 fulfillment_status=status,
-                status_changed_at=self.now if status == FulfillmentStatus.PENDING else changed_at,
+                status_changed_at=self.now
+                if status == fulfillment.FulfillmentStatus.PENDING
+                else changed_at,
                 created_at=self.now,
             )
             for index, status in enumerate(statuses)
         ]
-        self._insert(EventRecipientPackage, rows, "assignments")
+        self._insert(fulfillment.EventRecipientPackage, rows, "assignments")
         # Every real change leaves a history row, so ready and delivered rows get theirs.
         assignment_ids = list(
-            EventRecipientPackage.objects.using(self.alias)
+            fulfillment.EventRecipientPackage.objects.using(self.alias)
             .filter(event_id=event_id)
             .order_by("pk")
             .values_list("pk", "fulfillment_status")
         )
         history = []
         for pk, status in assignment_ids:
-            steps = {FulfillmentStatus.READY: 1, FulfillmentStatus.DELIVERED: 2}.get(status, 0)
+            steps = {
+                fulfillment.FulfillmentStatus.READY.value: 1,
+                fulfillment.FulfillmentStatus.DELIVERED.value: 2,
+            }.get(status, 0)
             history += [
-                FulfillmentStatusChange(
+                fulfillment.FulfillmentStatusChange(
                     assignment_id=pk,
                     from_status=before,
                     to_status=after,
                     changed_at=changed_at,
-                    source=ChangeSource.COMMAND,
+                    source=fulfillment.ChangeSource.COMMAND,
                 )
                 for before, after in (
-                    (FulfillmentStatus.PENDING, FulfillmentStatus.READY),
-                    (FulfillmentStatus.READY, FulfillmentStatus.DELIVERED),
+                    (fulfillment.FulfillmentStatus.PENDING, fulfillment.FulfillmentStatus.READY),
+                    (fulfillment.FulfillmentStatus.READY, fulfillment.FulfillmentStatus.DELIVERED),
                 )[:steps]
             ]
-        self._insert(FulfillmentStatusChange, history, "status changes")
+        self._insert(fulfillment.FulfillmentStatusChange, history, "status changes")
 
     def _standalone_runs(self, recipe_ids, recipe_yields, good_ids) -> None:
         # Test batches and spares: attributed to no event, never counted toward a target.

@@ -5,16 +5,9 @@ from django.db import migrations
 
 
 def sync_role_permissions(apps, schema_editor):
-    from django.contrib.auth.management import create_permissions
+    from fulfillment.roles import sync_roles_in_migration
 
-    from fulfillment.roles import sync_roles
-
-    alias = schema_editor.connection.alias
-    for app_config in apps.get_app_configs():
-        app_config.models_module = True
-        create_permissions(app_config, apps=apps, verbosity=0, using=alias)
-        app_config.models_module = None
-    sync_roles(apps.get_model("auth", "Group"), apps.get_model("auth", "Permission"), alias)
+    sync_roles_in_migration(apps, schema_editor)
 
 
 def remove_unlock_permission(apps, schema_editor):

@@ -4,18 +4,9 @@ from django.db import migrations
 
 
 def create_roles(apps, schema_editor):
-    from django.contrib.auth.management import create_permissions
+    from fulfillment.roles import sync_roles_in_migration
 
-    from fulfillment.roles import sync_roles
-
-    alias = schema_editor.connection.alias
-    # Permissions are normally created after migrate; create them now so the groups can
-    # reference them on a fresh database.
-    for app_config in apps.get_app_configs():
-        app_config.models_module = True
-        create_permissions(app_config, apps=apps, verbosity=0, using=alias)
-        app_config.models_module = None
-    sync_roles(apps.get_model("auth", "Group"), apps.get_model("auth", "Permission"), alias)
+    sync_roles_in_migration(apps, schema_editor)
 
 
 def remove_roles(apps, schema_editor):

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
 from django.core.exceptions import ObjectDoesNotExist, PermissionDenied
@@ -24,8 +24,11 @@ from django.utils import dateformat, timezone
 from eventplanner.htmx import Attempt, Outcome, error_text, respond
 from fulfillment import services
 from fulfillment.forms import FulfillmentFilterForm
-from fulfillment.models import EventRecipientPackage, FulfillmentStatus
+from fulfillment.models import FulfillmentStatus
 from planning.models import Event
+
+if TYPE_CHECKING:
+    from fulfillment.reads import ShownAssignment
 
 PAGE = "fulfillment/event_fulfillment.html"
 ASSIGNMENT_PAGE = "fulfillment/assignment_detail.html"
@@ -106,7 +109,7 @@ def get_event(event_id: int) -> Event:
     return get_object_or_404(Event, pk=event_id)
 
 
-def get_row(event: Event, assignment_id: int) -> EventRecipientPackage:
+def get_row(event: Event, assignment_id: int) -> ShownAssignment:
     """The assignment as the page shows it; one of another event is a 404."""
     with not_found("No such package for this event."):
         return services.get_assignment_row(assignment_id, event_id=event.pk, connection=connection)
@@ -165,7 +168,7 @@ class RowDisplayer:
         self.recipient_prefix = _url_prefix("fulfillment:recipient_detail")
         self.selected_ids = selected_ids
 
-    def __call__(self, a: EventRecipientPackage) -> RowDisplay:
+    def __call__(self, a: ShownAssignment) -> RowDisplay:
         status = a.fulfillment_status
         recipient, package = a.recipient, a.package
         changed = ""
@@ -220,7 +223,7 @@ def filter_context(request: HttpRequest, filters: dict[str, Any]) -> dict[str, A
     }
 
 
-def row_context(request: HttpRequest, event: Event, row: EventRecipientPackage, **extra) -> dict:
+def row_context(request: HttpRequest, event: Event, row: ShownAssignment, **extra) -> dict:
     return {
         "event": event,
         "a": row,
@@ -245,7 +248,7 @@ def render_row_update(request: HttpRequest, context: dict, counts) -> HttpRespon
 # ---------------------------------------------------------------------------------------
 
 
-def conflict_text(row: EventRecipientPackage) -> str:
+def conflict_text(row: ShownAssignment) -> str:
     who = row.last_changed_by or ("a script" if row.last_change_source else "someone")
     changed = timezone.localtime(row.status_changed_at)
     same_day = changed.date() == timezone.localdate()
@@ -257,7 +260,7 @@ def is_stale(change: Attempt) -> bool:
     return isinstance(change.error, services.StaleStatusError)
 
 
-def outcome_of(change: Attempt, row: EventRecipientPackage, success: str) -> Outcome:
+def outcome_of(change: Attempt, row: ShownAssignment, success: str) -> Outcome:
     """The outcome of a change to one row, given the row as it now is: a row that moved on
     meanwhile says who moved it and when."""
     if is_stale(change):

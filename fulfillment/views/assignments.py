@@ -6,7 +6,7 @@ transaction in the view's body and nothing is rendered inside one."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ObjectDoesNotExist, ValidationError
@@ -20,6 +20,7 @@ from django.views.decorators.vary import vary_on_headers
 from eventplanner.htmx import (
     DELETED_MEANWHILE,
     Attempt,
+    HtmxHttpRequest,
     Outcome,
     error_text,
     keep_typing,
@@ -52,6 +53,9 @@ from fulfillment.views._common import (
 )
 from planning.models import Event
 
+if TYPE_CHECKING:
+    from fulfillment.reads import ShownAssignment
+
 NEW_PAGE = "fulfillment/assignment_new.html"
 # The search box whose typing asks for its choices, and the part that holds them.
 CHOICE_PARTS = {"recipient_q": "recipient_choice", "package_q": "package_choice"}
@@ -60,7 +64,7 @@ CHOICES = 20
 
 
 def assignment_page(
-    request: HttpRequest, event: Event, row: EventRecipientPackage, history, **extra
+    request: HttpRequest, event: Event, row: ShownAssignment, history, **extra
 ) -> HttpResponse:
     """The no-JavaScript page for one assignment: its history, undo and edit forms."""
     context = row_context(request, event, row, history=history, **extra)
@@ -90,17 +94,27 @@ def row_or_page(
     return assignment_page(request, event, row, history, focus=focus, **extra)
 
 
+def _row_read(
+    request: HttpRequest, event_id: int, assignment_id: int, *, show_history: bool
+) -> HttpResponse:
+    """htmx: the row, with its status history opened below it or closed; otherwise the
+    assignment's page, which always shows the history."""
+    with transaction.atomic():
+        event, row, history = get_row_and_history(event_id, assignment_id)
+    if not wants_fragment(request):
+        return assignment_page(request, event, row, history)
+    opened = {"history": history, "show_history": True} if show_history else {}
+    # Back from the history, an edit or an undo, or into the history: focus stays on the
+    # row's links.
+    return render_row(request, event, row, focus_history=True, **opened)
+
+
 @require_GET
 @login_required
 @vary_on_headers("HX-Request")
 def assignment_detail(request: HttpRequest, event_id: int, assignment_id: int) -> HttpResponse:
     """htmx: the plain row (e.g. to close the history); otherwise the assignment's page."""
-    with transaction.atomic():
-        event, row, history = get_row_and_history(event_id, assignment_id)
-    if wants_fragment(request):
-        # Back from the history, an edit or an undo: focus returns to the row's links.
-        return render_row(request, event, row, focus_history=True)
-    return assignment_page(request, event, row, history)
+    return _row_read(request, event_id, assignment_id, show_history=False)
 
 
 @require_GET
@@ -108,13 +122,7 @@ def assignment_detail(request: HttpRequest, event_id: int, assignment_id: int) -
 @vary_on_headers("HX-Request")
 def assignment_history(request: HttpRequest, event_id: int, assignment_id: int) -> HttpResponse:
     """The row with its status history opened below it (who, when, from, to, where)."""
-    with transaction.atomic():
-        event, row, history = get_row_and_history(event_id, assignment_id)
-    if wants_fragment(request):
-        return render_row(
-            request, event, row, history=history, show_history=True, focus_history=True
-        )
-    return assignment_page(request, event, row, history)
+    return _row_read(request, event_id, assignment_id, show_history=True)
 
 
 @require_http_methods(["GET", "POST"])
@@ -131,12 +139,8 @@ def assignment_edit(request: HttpRequest, event_id: int, assignment_id: int) -> 
     form = AssignmentEditForm(request.POST)
     with Attempt(ValidationError, ObjectDoesNotExist) as change, transaction.atomic():
         if form.is_valid():
-            services.update_assignment(
-                row.pk,
-                quantity=form.cleaned_data["quantity"],
-                notes=form.cleaned_data["notes"],
-                connection=connection,
-            )
+            # The form's fields are the service's: the quantity and the notes.
+            services.update_assignment(row.pk, **form.cleaned_data, connection=connection)
     if isinstance(change.error, ObjectDoesNotExist):
         # Removed meanwhile: the form is shown again as typed, on the row as it was.
         form.add_error(None, ROW_GONE)
@@ -207,11 +211,11 @@ def _refused_assignment(form: AssignmentForm, context: dict, error: Exception) -
         form.add_error(None, error_text(error))
 
 
-def _choice_part(request: HttpRequest) -> str | None:
+def _choice_part(request: HtmxHttpRequest) -> str | None:
     """The part of the form a search box asks for while someone types in it."""
     if request.method != "GET" or not wants_fragment(request):
         return None
-    return CHOICE_PARTS.get(request.htmx.trigger_name)
+    return CHOICE_PARTS.get(request.htmx.trigger_name or "")
 
 
 def _new_form(request: HttpRequest, context: dict[str, Any]) -> HttpResponse:
@@ -223,7 +227,7 @@ def _new_form(request: HttpRequest, context: dict[str, Any]) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 @login_required
 @vary_on_headers("HX-Request", "HX-Trigger-Name")
-def assignment_new(request: HttpRequest, event_id: int) -> HttpResponse:
+def assignment_new(request: HtmxHttpRequest, event_id: int) -> HttpResponse:
     """Assign a package to a recipient, both chosen by search. Typing in a search box asks
     this view (htmx) for just that box's choices; without JavaScript the Search button posts
     the form back with the narrowed choices and saves nothing. Assigning the same package to

@@ -47,6 +47,16 @@ FORM_PAGE = "fulfillment/catalog_form.html"
 LIST_PAGE = "fulfillment/catalog_list.html"
 
 
+class _UrlName:
+    """The URL name of one of a catalog's views: `detail_view` is "fulfillment:<name>_detail"."""
+
+    def __set_name__(self, owner: type, attribute: str) -> None:
+        self.view = attribute.removesuffix("_view")
+
+    def __get__(self, catalog: Catalog, owner: type | None = None) -> str:
+        return f"fulfillment:{catalog.name}_{self.view}"
+
+
 @dataclass(frozen=True)
 class Catalog:
     """What tells one catalog's pages from the other's."""
@@ -83,25 +93,11 @@ class Catalog:
         return reverse(f"fulfillment:{self.name}_{view}", args=args)
 
     # URL names, for the templates' {% url %}.
-    @property
-    def list_view(self) -> str:
-        return f"fulfillment:{self.name}_list"
-
-    @property
-    def new_view(self) -> str:
-        return f"fulfillment:{self.name}_new"
-
-    @property
-    def detail_view(self) -> str:
-        return f"fulfillment:{self.name}_detail"
-
-    @property
-    def edit_view(self) -> str:
-        return f"fulfillment:{self.name}_edit"
-
-    @property
-    def delete_view(self) -> str:
-        return f"fulfillment:{self.name}_delete"
+    list_view = _UrlName()
+    new_view = _UrlName()
+    detail_view = _UrlName()
+    edit_view = _UrlName()
+    delete_view = _UrlName()
 
     def entry_id(self, url_ids: dict[str, int]) -> int:
         return url_ids[f"{self.name}_id"]
@@ -244,7 +240,7 @@ def _refused_save(kind: Catalog, form: forms.Form, entry, fields: dict, error: E
         form.add_error("name", services.PACKAGE_NAME_TAKEN.format(name=fields["name"].strip()))
     elif entry is not None and isinstance(error, type(entry).DoesNotExist):
         form.add_error(None, gone_text(error))
-    else:
+    elif isinstance(error, ObjectDoesNotExist):  # the last of the refusals _form_view catches
         form.add_error(None, kind.missing_text or gone_text(error))
 
 

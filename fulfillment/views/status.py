@@ -135,7 +135,8 @@ def _shown_with_history(event, assignment_id: int) -> tuple:
 def _nothing_to_try(form: BulkStatusForm) -> Outcome | None:
     if not form.is_valid():
         errors = form.errors
-        return Outcome("error", errors["ids"][0] if "ids" in errors else CHOOSE_A_STATUS)
+        # An ErrorList item is its message; the stubs also allow the ValidationError.
+        return Outcome("error", str(errors["ids"][0]) if "ids" in errors else CHOOSE_A_STATUS)
     if not form.cleaned_data["ids"]:
         return Outcome("warning", SELECT_SOMETHING)
     return None

@@ -17,12 +17,13 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeGuard
 
-from eventplanner.domain import MAX_DB_INT
+from eventplanner.limits import AMOUNT, YIELD_PER_BATCH
 from planning.transfer.baketracker_values import (
     Season,
     fault,
+    max_length,
     note,
     rows_of,
     text,
@@ -58,7 +59,9 @@ class Yields:
         for where, raw in rows_of(data, "finished_units"):
             slug, recipe = text(raw, "slug", where), text(raw, "recipe_name", where)
             per_batch = (
-                1 if raw.get("items_per_batch") is None else whole(raw, "items_per_batch", where)
+                1
+                if raw.get("items_per_batch") is None
+                else whole(raw, "items_per_batch", where, YIELD_PER_BATCH)
             )
             unit = note(raw, "item_unit", where, 50) or "items"
             name = note(raw, "display_name", where) or slug
@@ -119,14 +122,14 @@ def _yield_per_batch(data: dict) -> dict[str, float]:
             run.get("num_batches"),
             run.get("actual_yield"),
         )
-        if isinstance(recipe, str) and all(_is_int(v) for v in (batches, made)) and batches > 0:
+        if isinstance(recipe, str) and _is_int(batches) and _is_int(made) and batches > 0:
             total = totals.setdefault(recipe, [0, 0])
             total[0] += batches
             total[1] += made
     return {recipe: made / batches for recipe, (batches, made) in totals.items()}
 
 
-def _is_int(value: Any) -> bool:
+def _is_int(value: Any) -> TypeGuard[int]:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
@@ -138,9 +141,7 @@ def flatten_goods(data: dict, yields: Yields, season: Season) -> dict[str, Row]:
         slug = text(raw, "slug", where)
         if slug in goods:
             raise fault(f"{where}.slug", f"finished good {slug!r} is listed twice.")
-        name = text(
-            raw, "display_name", where, FINISHED_GOODS.model._meta.get_field("name").max_length
-        )
+        name = text(raw, "display_name", where, max_length("name", FINISHED_GOODS.model))
         unique(seen, name, f"{where}.display_name", "finished good")
         for key in ("packaging_instructions", "notes"):
             if raw.get(key):
@@ -174,7 +175,7 @@ def _compositions(data: dict, goods: dict[str, Row], yields: Yields, season: Sea
             raise fault(f"{where}.finished_unit_slug", f"{slug!r} is not in finished_units[].")
         if given[0] == "finished_good_component_slug" and slug not in goods:
             raise fault(f"{where}.{given[0]}", f"{slug!r} is not in finished_goods[].")
-        contents[owner].append((given[0], slug, whole(raw, "component_quantity", where)))
+        contents[owner].append((given[0], slug, whole(raw, "component_quantity", where, AMOUNT)))
     return contents
 
 
@@ -198,6 +199,10 @@ def _flatten(slug: str, contents: dict, yields: Yields, season: Season, path: tu
             found = {recipe: amount}
         for recipe, n in found.items():
             recipes[recipe] = recipes.get(recipe, 0) + n
-            if recipes[recipe] > MAX_DB_INT:
-                raise fault("compositions", f"finished good {slug!r} holds too many {recipe!r}.")
+            if recipes[recipe] > AMOUNT.maximum:
+                most = f"{AMOUNT.maximum:,}"
+                raise fault(
+                    "compositions",
+                    f"finished good {slug!r} holds more than {most} items of {recipe!r}.",
+                )
     return recipes

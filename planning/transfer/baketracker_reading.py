@@ -12,6 +12,7 @@ import datetime
 from collections import Counter
 from typing import Any
 
+from eventplanner.limits import ACTUAL_YIELD, AMOUNT, NOTES, PACKED
 from fulfillment.models import ChangeSource, FulfillmentStatus
 from planning.models import Event
 from planning.transfer.baketracker_goods import Yields, flatten_goods
@@ -30,6 +31,8 @@ from planning.transfer.baketracker_values import (
 from planning.transfer.mapping import (
     ASSEMBLY_RUNS,
     ASSEMBLY_TARGETS,
+    ASSIGNMENT_NOTES,
+    ASSIGNMENT_QUANTITY,
     FINISHED_GOODS,
     PACKAGES,
     PRODUCTION_RUNS,
@@ -111,7 +114,8 @@ def count_not_carried(data: dict, season: Season) -> None:
 def read_recipes(data: dict, yields: Yields, season: Season) -> list[Row]:
     """Recipes with the yield their runs are counted in; a recipe the file names only in a
     yield (archived in bake-tracker, still in old runs) is recreated from that yield."""
-    rows, seen = [], {}
+    rows: list[Row] = []
+    seen: dict[str, str] = {}
     name_length = max_length("name", RECIPES.model)
     for where, raw in rows_of(data, "recipes"):
         name = text(raw, "name", where, name_length)
@@ -163,7 +167,12 @@ def read_packages(data: dict, goods: dict[str, Row], season: Season) -> list[Row
             raise fault(f"{where}.finished_good_slug", f"{slug!r} is not in finished_goods[].")
         parts = rows[package].parts
         good = goods[slug].key
-        parts[good] = parts.get(good, 0) + whole(raw, "quantity", where)
+        parts[good] = parts.get(good, 0) + whole(raw, "quantity", where, PACKED)
+        if parts[good] > PACKED.maximum:
+            raise fault(
+                f"{where}.quantity",
+                f"{package!r} holds more than {PACKED.maximum:,} of {good!r} in all.",
+            )
     season.found[PACKAGES.label] = len(rows)
     return list(rows.values())
 
@@ -246,8 +255,8 @@ def read_targets(data, parts, recipes: set[str], goods: dict[str, Row], season: 
             if (part.event["name"], item) in seen:
                 raise fault(where, f"a second {spec.kind} for {item!r} in the same event.")
             seen.add((part.event["name"], item))
-            row = {spec.fields[0].name: item, amount: whole(raw, amount, where)}
-            _rows(part, spec.label).append({**row, "notes": note(raw, "notes", where)})
+            row = {spec.fields[0].name: item, amount: whole(raw, amount, where, AMOUNT)}
+            _rows(part, spec.label).append({**row, "notes": note(raw, "notes", where, NOTES)})
         season.found[spec.label] = found
 
 
@@ -283,11 +292,12 @@ def read_runs(data, parts, recipes: set[str], goods: dict[str, Row], season: Sea
             item = _item(raw, item_key, where, recipes, goods, spec.label, season)
             if part is None or item is None:
                 continue
-            row = {spec.fields[0].name: item, spec.fields[1].name: whole(raw, amount_key, where)}
+            amount = whole(raw, amount_key, where, AMOUNT)
+            row = {spec.fields[0].name: item, spec.fields[1].name: amount}
             if spec is PRODUCTION_RUNS:
-                row["actual_yield"] = whole(raw, "actual_yield", where, minimum=0)
+                row["actual_yield"] = whole(raw, "actual_yield", where, ACTUAL_YIELD)
             row[at] = moment(raw, at, where)
-            row.update(notes=note(raw, "notes", where), recorded_by=None)
+            row.update(notes=note(raw, "notes", where, NOTES), recorded_by=None)
             _rows(part, spec.label).append(row)
         season.found[spec.label] = found
 
@@ -357,8 +367,8 @@ def _assignment(raw, where: str, ref: str, package: str, now, season: Season) ->
     return {
         "recipient": ref,
         "package": package,
-        "quantity": whole(raw, "quantity", where),
-        "notes": note(raw, "notes", where),
+        "quantity": whole(raw, "quantity", where, ASSIGNMENT_QUANTITY),
+        "notes": note(raw, "notes", where, ASSIGNMENT_NOTES),
         "fulfillment_status": status,
         "status_changed_at": now,
         "history": history,

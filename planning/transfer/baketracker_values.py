@@ -7,17 +7,19 @@ from __future__ import annotations
 import datetime
 import math
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from django.core.exceptions import ValidationError
 from django.utils.dateparse import parse_date, parse_datetime
 
-from eventplanner.domain import MAX_DB_INT
+from eventplanner.limits import LONG_TEXT, Whole, text_problem
 from planning.transfer.mapping import Document
 
+T = TypeVar("T")
+
 MAX_ROWS = 10_000  # rows in any one list of the file
-MAX_NOTE = 10_000  # characters in a note or description
 
 
 def fault(where: str, message: str) -> ValidationError:
@@ -57,62 +59,58 @@ def rows_of(data: dict, key: str) -> list[tuple[str, dict]]:
 
 
 def text(row: dict, key: str, where: str, max_length: int | None = None) -> str:
-    value = row.get(key)
-    if not isinstance(value, str) or not value.strip():
-        raise fault(f"{where}.{key}", "must be a non-empty text.")
-    return _clean(value, f"{where}.{key}", max_length or MAX_NOTE)
+    """A name, or the name of something the file lists: not blank, one line."""
+    return _clean(row.get(key), f"{where}.{key}", max_length or LONG_TEXT, name=True)
 
 
-def note(row: dict, key: str, where: str, max_length: int = MAX_NOTE) -> str:
+def note(row: dict, key: str, where: str, max_length: int = LONG_TEXT) -> str:
     """Optional text: bake-tracker leaves empty fields out rather than writing null."""
     value = row.get(key)
     if value is None:
         return ""
-    if not isinstance(value, str):
-        raise fault(f"{where}.{key}", "must be text.")
     return _clean(value, f"{where}.{key}", max_length)
 
 
-def _clean(value: str, where: str, max_length: int) -> str:
-    if "\x00" in value:
-        raise fault(where, "contains a NUL character.")
-    if len(value) > max_length:
-        raise fault(where, f"is {len(value):,} characters long; at most {max_length:,}.")
+def _clean(value: object, where: str, max_length: int, name: bool = False) -> str:
+    problem = text_problem(value, max_length, name=name)
+    if problem is not None:
+        raise fault(where, f"{problem}.")
+    assert isinstance(value, str)
     return value
 
 
-def whole(row: dict, key: str, where: str, minimum: int = 1) -> int:
-    """A whole number, given as an int or as a float without a fraction (6.0)."""
+def whole(row: dict, key: str, where: str, limit: Whole) -> int:
+    """A whole number within the limit its form sets, given as an int or as a float without
+    a fraction (6.0)."""
     value = row.get(key)
     if isinstance(value, float) and math.isfinite(value) and value.is_integer():
         value = int(value)
-    if not isinstance(value, int) or isinstance(value, bool) or value < minimum:
-        raise fault(f"{where}.{key}", f"must be a whole number of {minimum} or more.")
-    if value > MAX_DB_INT:
-        raise fault(f"{where}.{key}", f"must be at most {MAX_DB_INT:,} (got {value:,}).")
+    problem = limit.problem(value)
+    if problem is not None:
+        raise fault(f"{where}.{key}", f"{problem}.")
+    assert isinstance(value, int)  # what limit.problem() finds no fault with
     return value
 
 
-def day(row: dict, key: str, where: str) -> datetime.date:
+def _parsed(row: dict, key: str, where: str, parse: Callable[[str], T | None], what: str) -> T:
+    """`row[key]` read by `parse`, or a fault naming the place and the form it must have."""
     value = row.get(key)
     try:
-        parsed = parse_date(value) if isinstance(value, str) else None
+        parsed = parse(value) if isinstance(value, str) else None
     except ValueError:
         parsed = None
     if parsed is None:
-        raise fault(f"{where}.{key}", f"must be a date written YYYY-MM-DD (got {value!r}).")
+        raise fault(f"{where}.{key}", f"must be {what} (got {value!r}).")
     return parsed
+
+
+def day(row: dict, key: str, where: str) -> datetime.date:
+    return _parsed(row, key, where, parse_date, "a date written YYYY-MM-DD")
 
 
 def moment(row: dict, key: str, where: str) -> datetime.datetime:
     """A run's time. Bake-tracker stores UTC without a zone and exports it with a Z."""
-    value = row.get(key)
-    try:
-        parsed = parse_datetime(value) if isinstance(value, str) else None
-    except ValueError:
-        parsed = None
-    if parsed is None:
-        raise fault(f"{where}.{key}", f"must be a date and time (got {value!r}).")
+    parsed = _parsed(row, key, where, parse_datetime, "a date and time")
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=datetime.UTC)
     return parsed

@@ -11,10 +11,12 @@ from django.db.models import Model
 from eventplanner.domain import require_atomic, validate_id
 from fulfillment.models import EventRecipientPackage, FulfillmentStatusChange
 from planning.models import Event
+from planning.transfer.alike import alike_ranks, stable_keys
 from planning.transfer.mapping import (
     CATALOG,
     EVENT_ROWS,
     FORMAT,
+    KEY,
     MOMENT,
     PACKAGES,
     RECIPIENTS,
@@ -43,6 +45,7 @@ def export_event(event_id: int, *, connection: BaseDatabaseWrapper) -> dict[str,
     history = load_history(event, db)
     catalog = load_catalog(event_rows, assignments, db)
     references = recipient_references(assignments)
+    keys = stable_keys(references, alike_ranks(list(references), db))
     return {
         "format": FORMAT,
         "version": VERSION,
@@ -54,7 +57,7 @@ def export_event(event_id: int, *, connection: BaseDatabaseWrapper) -> dict[str,
         "users": users_named(event_rows, history),
         **{entity.source: [catalog_row(entity, o) for o in catalog[entity]] for entity in CATALOG},
         RECIPIENTS.source: [
-            {REFERENCE: ref, **_values(RECIPIENTS.fields, recipient)}
+            {REFERENCE: ref, KEY: keys[recipient], **_values(RECIPIENTS.fields, recipient)}
             for recipient, ref in references.items()
         ],
         **{
@@ -167,7 +170,7 @@ def users_named(
         for row in rows
     }
     actors |= {_username(c.changed_by) for changes in history.values() for c in changes}
-    return sorted(actors - {None})
+    return sorted(actor for actor in actors if actor is not None)
 
 
 def catalog_row(entity: Entity, row: Model) -> dict[str, Any]:

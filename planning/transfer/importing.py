@@ -105,17 +105,10 @@ class Resolved:
         return {row.key: row for row in self.rows}
 
     def new_rows(self) -> list[Row]:
-        """The rows the write creates: missing here, and for an entity without a natural
-        key, the first of identical rows of the file (the others reuse it)."""
-        new, seen = [], set()
-        for key, row in self.wanted.items():
-            if key in self.existing:
-                continue
-            values = tuple(row.values.items())
-            if self.entity.key or values not in seen:
-                new.append(row)
-                seen.add(values)
-        return new
+        """The rows the write creates: those not found here. Rows without a natural key are
+        never merged: two alike recipients of a file are two people (a key-less file's
+        reader has merged those it takes for one, see alike.py)."""
+        return [row for key, row in self.wanted.items() if key not in self.existing]
 
 
 @dataclass
@@ -123,7 +116,7 @@ class Plan:
     document: Document
     catalog: list[Resolved]
     users: dict[str, Any]  # the file's users that exist here, by username
-    conflicts: list[str]
+    conflicts: list[Conflict]
     events: list[PlannedEvent] = field(default_factory=list)
 
     def counts(self) -> tuple[dict[str, int], dict[str, int]]:
@@ -167,7 +160,7 @@ def plan_import(document: Document, alias: str) -> Plan:
     return Plan(document, catalog, existing_users(document.users, alias), conflicts, planned)
 
 
-def event_conflicts(part: EventPart, alias: str) -> list[str]:
+def event_conflicts(part: EventPart, alias: str) -> list[Conflict]:
     if part.event is None:
         return []
     name, event_date = part.event["name"], part.event["event_date"]
@@ -193,25 +186,33 @@ def resolve(entity: Entity, rows: list[Row], alias: str) -> Resolved:
 
 
 def _matching_rows(entity: Entity, rows: list[Row], alias: str) -> dict[str, Model]:
-    """For each row of the file, the first row here with all the same values."""
+    """For each row of the file, a row here with all the same values that no earlier row of
+    the file took: the k-th of alike rows of the file is the k-th alike row here, oldest
+    first, and is created when there are fewer here."""
     first = entity.fields[0].name
     candidates = list(
         entity.model._default_manager.using(alias)
         .filter(**{f"{first}__in": {row.values[first] for row in rows}})
         .order_by("pk")
     )
-    matches = {}
+    matches: dict[str, Model] = {}
+    taken: set[int] = set()
     for row in rows:
         here = next(
-            (o for o in candidates if all(getattr(o, n) == v for n, v in row.values.items())),
+            (
+                o
+                for o in candidates
+                if o.pk not in taken and all(getattr(o, n) == v for n, v in row.values.items())
+            ),
             None,
         )
         if here is not None:
             matches[row.key] = here
+            taken.add(here.pk)
     return matches
 
 
-def value_conflicts(resolved: Resolved) -> Iterable[str]:
+def value_conflicts(resolved: Resolved) -> Iterable[Conflict]:
     if not resolved.entity.key:
         return
     for row in resolved.rows:
@@ -233,7 +234,7 @@ def value_conflicts(resolved: Resolved) -> Iterable[str]:
             )
 
 
-def parts_conflicts(resolved: Resolved, keys: dict[str, str], alias: str) -> Iterable[str]:
+def parts_conflicts(resolved: Resolved, keys: dict[str, str], alias: str) -> Iterable[Conflict]:
     """A reused row must have the same child rows as the file lists for it."""
     entity, parts = resolved.entity, resolved.entity.parts
     if parts is None:
@@ -311,7 +312,7 @@ def ensure_rows(resolved: Resolved, alias: str, result: ImportResult) -> dict[st
     entity = resolved.entity
     rows = dict(resolved.existing)
     for key, row in resolved.wanted.items():
-        found = rows.get(key) or _matching_row(entity, row, alias)
+        found = rows.get(key)
         if found is None:
             rows[key] = entity.model(**row.values)
             rows[key].save(using=alias)
@@ -320,13 +321,6 @@ def ensure_rows(resolved: Resolved, alias: str, result: ImportResult) -> dict[st
             rows[key] = found
             add_count(result.reused, entity.label, 1)
     return rows
-
-
-def _matching_row(entity: Entity, row: Row, alias: str) -> Model | None:
-    """An identical row created a moment ago for an earlier row of the same file."""
-    if entity.key:
-        return None
-    return entity.model._default_manager.using(alias).filter(**row.values).order_by("pk").first()
 
 
 def write_parts(resolved: Resolved, written: dict[str, dict[str, Any]], alias: str) -> None:

@@ -17,6 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import Any
 
+from eventplanner.domain import concrete_field
 from planning.transfer.importing import Plan, Resolved, plan_import
 from planning.transfer.mapping import PACKAGES, REF, Document, Entity, EventPart, EventRows
 
@@ -114,12 +115,12 @@ def _first_differing(plan: Plan) -> tuple[Resolved, list[str]] | None:
 def _new_name(previous: Renamed, source: str, taken: set[str]) -> tuple[str, int]:
     """The next name, after `previous.attempt`, that no other row of the file has (ignoring
     case, as the unique names do), cut to fit the column."""
-    limit = previous.entity.model._meta.get_field(previous.entity.key).max_length
+    limit = concrete_field(previous.entity.model, previous.entity.key).max_length
     attempt = previous.attempt
     while True:
         attempt += 1
         suffix = f" (from {source})" if attempt == 1 else f" (from {source} {attempt})"
-        name = previous.original[: limit - len(suffix)].rstrip() + suffix
+        name = previous.original[: None if limit is None else limit - len(suffix)].rstrip() + suffix
         if name.lower() not in taken:
             return name, attempt
 

@@ -3,7 +3,8 @@
 Catalog entities (recipes, finished goods, packages) are found in the other database by a
 natural key: a row there with the same key is reused when it carries the same values and
 child rows, refused as a conflict when it does not, and created when there is none.
-Recipients have no natural key: one is reused when a row with all the same values exists.
+Recipients have no natural key: one is reused when a row with all the same values exists
+that no other recipient of the file took (two alike recipients are two people, alike.py).
 The event's own rows (targets, runs) are always created and name catalog rows and users.
 
 The plan and write steps of the import work on `Row`s and a `Document` and read nothing but
@@ -16,23 +17,29 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.db.models import Model
+from django.core.exceptions import FieldDoesNotExist
+from django.db.models import ManyToOneRel, Model
 
+from eventplanner.limits import ACTUAL_YIELD, AMOUNT, NOTES, PACKED, YIELD_PER_BATCH, Whole
 from fulfillment.models import Package, PackageItem, Recipient
+from planning.kinds import ASSEMBLY, PRODUCTION, TargetKind
 from planning.models import (
-    AssemblyRun,
-    EventAssemblyTarget,
-    EventProductionTarget,
     FinishedGood,
     FinishedGoodComponent,
-    ProductionRun,
     Recipe,
 )
 
 FORMAT = "eventplanner.event"
-VERSION = 1
+# 2: each recipient carries a stable key, so alike recipients stay apart. 1 is still read.
+VERSION = 2
+VERSIONS = (1, 2)
 # The key of a recipient's reference, local to the file, by which assignments name it.
 REFERENCE = "ref"
+# The key of a recipient's stable key: the same in every export of the same recipient.
+KEY = "key"
+# Assignments are read by hand (see below), held to the limits of their form.
+ASSIGNMENT_QUANTITY = PACKED
+ASSIGNMENT_NOTES = NOTES
 
 # What a field holds; it decides how the value is checked when read and written out.
 TEXT = "text"  # a string, required
@@ -51,6 +58,9 @@ class Field:
     kind: str = TEXT
     entity: str = ""  # REF and USER: the label of the entity it names
     source: str = ""  # the key in the file, when it is not the model field's name
+    # What an imported value is held to, as the form's field is: a Whole for an amount, a
+    # length for a text (None: the model column's length).
+    limit: Whole | int | None = None
 
     @property
     def key(self) -> str:
@@ -69,6 +79,7 @@ class Parts:
     entity: str  # the label of the entity it names
     part_source: str = ""  # the key in the file of the name, when it is not `part`
     amount: str = "quantity"
+    limit: Whole = AMOUNT  # of the amount
 
     @property
     def part_key(self) -> str:
@@ -77,7 +88,10 @@ class Parts:
     @property
     def accessor(self) -> str:
         """The owner's manager of these rows (`good.components`)."""
-        return self.model._meta.get_field(self.owner).remote_field.get_accessor_name()
+        relation = self.model._meta.get_field(self.owner).remote_field
+        if not isinstance(relation, ManyToOneRel):
+            raise FieldDoesNotExist(f"{self.model._meta.label}.{self.owner} is no foreign key.")
+        return relation.get_accessor_name()
 
 
 @dataclass(frozen=True)
@@ -109,6 +123,7 @@ class EventRows:
     model: type[Model]
     fields: tuple[Field, ...]
     order: tuple[str, ...]  # the order of the export, the same in every database
+    one_per_item: bool = False  # a target: one per recipe or finished good of the event
 
     @property
     def related(self) -> tuple[str, ...]:
@@ -175,7 +190,7 @@ RECIPES = Entity(
     Recipe,
     (
         *_text("name", "category"),
-        Field("yield_per_batch", POSITIVE),
+        Field("yield_per_batch", POSITIVE, limit=YIELD_PER_BATCH),
         *_text("yield_unit", "notes"),
     ),
 )
@@ -193,7 +208,7 @@ PACKAGES = Entity(
     "package",
     Package,
     _text("name", "description"),
-    parts=Parts("items", PackageItem, "package", "finished_good", "finished goods"),
+    parts=Parts("items", PackageItem, "package", "finished_good", "finished goods", limit=PACKED),
 )
 RECIPIENTS = Entity(
     "recipients",
@@ -205,55 +220,57 @@ RECIPIENTS = Entity(
 )
 CATALOG = (RECIPES, FINISHED_GOODS, PACKAGES)
 
-PRODUCTION_TARGETS = EventRows(
-    "production targets",
-    "production_targets",
-    "production target",
-    EventProductionTarget,
-    (Field("recipe", REF, "recipes"), Field("target_batches", POSITIVE), Field("notes", NOTE)),
-    order=("recipe__name",),
-)
-ASSEMBLY_TARGETS = EventRows(
-    "assembly targets",
-    "assembly_targets",
-    "assembly target",
-    EventAssemblyTarget,
-    (
-        Field("finished_good", REF, "finished goods"),
-        Field("target_quantity", POSITIVE),
-        Field("notes", NOTE),
-    ),
-    order=("finished_good__name",),
-)
-PRODUCTION_RUNS = EventRows(
-    "production runs",
-    "production_runs",
-    "production run",
-    ProductionRun,
-    (
-        Field("recipe", REF, "recipes"),
-        Field("num_batches", POSITIVE),
-        Field("actual_yield", COUNT),
-        Field("produced_at", MOMENT),
-        Field("notes", NOTE),
+
+def _targets(kind: TargetKind, items: str) -> EventRows:
+    """A kind's targets: one per item of the event, its amount and notes."""
+    return EventRows(
+        f"{kind.name} targets",
+        f"{kind.name}_targets",
+        f"{kind.name} target",
+        kind.target_model,
+        (
+            Field(kind.item_field, REF, items),
+            Field(kind.amount_field, POSITIVE, limit=AMOUNT),
+            Field("notes", NOTE, limit=NOTES),
+        ),
+        order=(f"{kind.item_field}__name",),
+        one_per_item=True,
+    )
+
+
+def _runs(kind: TargetKind, items: str, *counted: Field) -> EventRows:
+    """A kind's runs, in the order they were recorded; `counted`: what only this kind's runs
+    record beside their amount (a production run's actual yield)."""
+    fields = (
+        Field(kind.item_field, REF, items),
+        Field(kind.run_amount_field, POSITIVE, limit=AMOUNT),
+        *counted,
+        Field(kind.run_time_field, MOMENT),
+        Field("notes", NOTE, limit=NOTES),
         Field("recorded_by", USER, USERS),
-    ),
-    order=("produced_at", "recipe__name", "num_batches", "actual_yield", "notes", "id"),
-)
-ASSEMBLY_RUNS = EventRows(
-    "assembly runs",
-    "assembly_runs",
-    "assembly run",
-    AssemblyRun,
-    (
-        Field("finished_good", REF, "finished goods"),
-        Field("quantity", POSITIVE),
-        Field("assembled_at", MOMENT),
-        Field("notes", NOTE),
-        Field("recorded_by", USER, USERS),
-    ),
-    order=("assembled_at", "finished_good__name", "quantity", "notes", "id"),
-)
+    )
+    order = (
+        kind.run_time_field,
+        f"{kind.item_field}__name",
+        kind.run_amount_field,
+        *(f.name for f in counted),
+        "notes",
+        "id",
+    )
+    return EventRows(
+        f"{kind.name} runs",
+        f"{kind.name}_runs",
+        f"{kind.name} run",
+        kind.run_model,
+        fields,
+        order=order,
+    )
+
+
+PRODUCTION_TARGETS = _targets(PRODUCTION, "recipes")
+ASSEMBLY_TARGETS = _targets(ASSEMBLY, "finished goods")
+PRODUCTION_RUNS = _runs(PRODUCTION, "recipes", Field("actual_yield", COUNT, limit=ACTUAL_YIELD))
+ASSEMBLY_RUNS = _runs(ASSEMBLY, "finished goods")
 # Assignments belong to the event too, but each carries its status history, which needs the
 # assignment's id, and names its recipient by REFERENCE: the readers and writers name them.
 EVENT_ROWS = (PRODUCTION_TARGETS, ASSEMBLY_TARGETS, PRODUCTION_RUNS, ASSEMBLY_RUNS)

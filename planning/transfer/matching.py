@@ -35,7 +35,7 @@ class PlannedEvent:
     rows: list[tuple[EventRows, list[dict[str, Any]]]] = field(default_factory=list)  # to create
     assignments: list[dict[str, Any]] = field(default_factory=list)  # to create
     reused: dict[str, int] = field(default_factory=dict)  # rows already here, by label
-    conflicts: list[str] = field(default_factory=list)
+    conflicts: list[Conflict] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -71,6 +71,8 @@ def _plan_unattached(part: EventPart, lookup: Lookup) -> PlannedEvent:
 
 
 def _plan_existing(part: EventPart, event: Event, lookup: Lookup) -> PlannedEvent:
+    if part.event is None:  # plan_event plans the rows of no event apart
+        raise ValueError("Only the part of an event can match an event here.")
     planned = PlannedEvent(part, event)
 
     def differs(what: str, theirs: Any, ours: Any) -> None:
@@ -178,11 +180,12 @@ def _match_assignments(
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     recipients = lookup.found.get("recipients", {})
     here = EventRecipientPackage.objects.using(lookup.alias).filter(event=event)
-    pool = Counter(
+    # Keyed as the file's rows look them up: a recipient the plan did not find is None.
+    pool: Counter[tuple[int | None, str, int, str, str]] = Counter(
         (a.recipient_id, a.package.name, a.quantity, a.notes, a.fulfillment_status)
         for a in here.select_related("package")
     )
-    names = dict(here.values_list("recipient_id", "recipient__name"))
+    names: dict[int | None, str] = dict(here.values_list("recipient_id", "recipient__name"))
     new = []
     for row in assignments:
         recipient = recipients.get(row["recipient"])

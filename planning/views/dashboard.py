@@ -5,7 +5,7 @@ back to the pages the planner was on)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 from django import forms
 from django.contrib.auth.decorators import login_required
@@ -22,7 +22,7 @@ from django.views.decorators.vary import vary_on_headers
 from django_htmx.http import push_url, trigger_client_event
 
 from eventplanner import live
-from eventplanner.htmx import Outcome, page_or_fragment, respond, wants_fragment
+from eventplanner.htmx import HtmxHttpRequest, Outcome, page_or_fragment, respond, wants_fragment
 from planning import services
 from planning.forms import ApplyNeedsForm, run_form, target_form
 from planning.kinds import ASSEMBLY, KINDS, PRODUCTION, TargetKind
@@ -176,7 +176,8 @@ def _pagers(event: Event, pages: dict[str, Any]) -> dict[str, dict[str, Any]]:
 
 
 def _choose(form: forms.Form, field: str, items: list[tuple[int, str]]) -> forms.Form:
-    form.fields[field].choices = [("", "Choose…"), *items]
+    # The item select, a ModelChoiceField (planning/forms.py); form.fields says only Field.
+    cast(forms.ChoiceField, form.fields[field]).choices = [("", "Choose…"), *items]
     return form
 
 
@@ -229,7 +230,10 @@ def dashboard_context(
         event.pk, connection=connection, include_needs=with_needs
     )
     runs = services.get_recent_runs(event.pk, connection=connection)
-    progress = {PRODUCTION.name: dashboard.production, ASSEMBLY.name: dashboard.assembly}
+    progress: dict[str, list] = {
+        PRODUCTION.name: dashboard.production,
+        ASSEMBLY.name: dashboard.assembly,
+    }
     pages = _target_pages(request, event, progress, show)
     pagers = _pagers(event, pages)
     parts = {
@@ -251,14 +255,14 @@ def dashboard_context(
         "needs": None,
         "runs": runs,
         "fulfillment": fulfillment_urls(event),
-    } | (needs_context(dashboard.needs) if with_needs else {})
+    } | (needs_context(dashboard.needs) if dashboard.needs is not None else {})
 
 
 @require_GET
 @login_required
 @vary_on_headers("HX-Request", "HX-Target")
 @live.conditional_page(live.DASHBOARD)
-def event_detail(request: HttpRequest, event_id: int) -> HttpResponse:
+def event_detail(request: HtmxHttpRequest, event_id: int) -> HttpResponse:
     event = get_object_or_404(Event, pk=event_id)
     with transaction.atomic():
         context = dashboard_context(request, event)

@@ -3,7 +3,7 @@ its own row."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from django import forms
 from django.contrib.auth.decorators import login_required
@@ -25,6 +25,7 @@ from eventplanner.htmx import (
 )
 from planning import services
 from planning.forms import target_edit_form, target_form
+from planning.kinds import Target
 from planning.models import Event
 from planning.views.common import (
     DASHBOARD,
@@ -138,8 +139,12 @@ def target_edit(request: HttpRequest, event_id: int, kind: str, item_id: int) ->
     page = kind_page(request, kind, "change")
     event = get_object_or_404(Event, pk=event_id)
     amount_field = page.kind.amount_field
-    target = get_object_or_404(
-        page.kind.target_model, event=event, **{page.kind.item_id_field: item_id}
+    # A row of the kind's model: the stubs solve a union of models to their common base.
+    target = cast(
+        Target,
+        get_object_or_404(
+            page.kind.target_model, event=event, **{page.kind.item_id_field: item_id}
+        ),
     )
     form_class, auto_id = target_edit_form(page.kind), f"edit-{kind}-{item_id}_%s"
     if request.method == "GET":

@@ -146,6 +146,7 @@ def test_undo_with_a_reason_shows_in_the_history(page, live_server, make_user, l
     row.get_by_role("button", name="Mark ready").click()
     expect(row.locator(".status-cell .badge")).to_have_text("Ready")
 
+    row.locator(".row-menu summary").click()  # Undo waits in the row's menu
     row.get_by_role("link", name="Undo…").click()
     row.get_by_label("Reason for stepping back from ready to pending").fill("Wrong box packed")
     row.get_by_role("button", name="Step back to pending").click()
@@ -164,6 +165,7 @@ def test_undo_without_a_reason_asks_for_one(page, live_server, make_user, login,
     login(page, make_user("coordinator"))
     page.goto(page_url(live_server, event))
     row = row_of(page, rows[0])
+    row.locator(".row-menu summary").click()  # Undo waits in the row's menu
     row.get_by_role("link", name="Undo…").click()
     # The browser's own required check would stop an empty reason; spaces get through to
     # the server, which refuses them.

@@ -87,6 +87,7 @@ def test_status_and_bulk_changes_appear_and_keep_the_form_ticks_and_search(
     wait_for_htmx(alice)
     alice.evaluate("window.__sameDocument = true")
     alice.locator(f"#select-{bob_row.pk}").check()
+    alice.locator(f"#assignment-{mary.pk} .row-menu summary").click()  # Edit is in the menu
     alice.locator(f"#assignment-{mary.pk}").get_by_role("link", name="Edit").click()
     quantity = alice.get_by_label("Quantity")
     quantity.fill("5")
@@ -228,6 +229,7 @@ def test_signed_out_the_page_says_so_and_keeps_what_was_typed(
     alice = two_people("alice")
     url = f"{live_server.url}/events/{event.pk}/fulfillment/"
     alice.goto(url)
+    alice.locator(f"#assignment-{mary.pk} .row-menu summary").click()  # Edit is in the menu
     alice.locator(f"#assignment-{mary.pk}").get_by_role("link", name="Edit").click()
     # Type only into the form htmx has settled, not the row it is replacing.
     expect(alice.get_by_label("Notes")).to_be_visible()

@@ -22,10 +22,11 @@ pytestmark = pytest.mark.django_db(transaction=True)
 WIDTHS = pytest.mark.parametrize("viewport", [DESKTOP, PHONE], ids=["1280", "375"])
 
 # What the page looked like before: the status line appears and pushes the table down, a
-# row's message is a block of its own under the badge.
+# row's message is a block of its own under the badge, a phone row has no line reserved.
 OLD_PUSHING_LAYOUT = """
 .live-status:empty { display: none !important; }
 .live-status { height: auto !important; min-height: 0 !important; white-space: normal !important; }
+.assignments-table td.status-cell::after { display: none !important; }
 .status-cell .take-back, .status-cell .take-back p, .status-cell .row-message {
   display: block !important; padding: .6rem .8rem !important; margin: .35rem 0 0 !important;
 }
@@ -198,6 +199,7 @@ def test_a_packer_takes_back_their_own_step_from_the_rows_message(
     expect(row.locator(".badge")).to_have_text("Pending")
     assert status_of(rows[0]) == "pending"
     assert [h.source for h in history_of(rows[0])] == ["page", "take_back"]
+    row.locator(".row-menu > summary").click()
     row.get_by_role("link", name="History").click()
     expect(row.locator(".history")).to_contain_text("taken back by packer")
 

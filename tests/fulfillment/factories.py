@@ -1,44 +1,26 @@
 import factory
 
-from fulfillment.models import (
-    ChangeSource,
-    EventRecipientPackage,
-    FulfillmentStatus,
-    FulfillmentStatusChange,
-    Package,
-    PackageItem,
-    Recipient,
+from fulfillment import models
+from fulfillment.models import ChangeSource, FulfillmentStatus
+from tests.planning.factories import EventFactory, FinishedGoodFactory, model_factory
+
+RecipientFactory = model_factory(
+    models.Recipient,
+    name=factory.Sequence(lambda n: f"Recipient {n:04d}"),
+    household=factory.Sequence(lambda n: f"Household {n % 7}"),
 )
-from tests.planning.factories import EventFactory, FinishedGoodFactory
-
-
-class RecipientFactory(factory.django.DjangoModelFactory):
-    class Meta:
-        model = Recipient
-
-    name = factory.Sequence(lambda n: f"Recipient {n:04d}")
-    household = factory.Sequence(lambda n: f"Household {n % 7}")
-
-
-class PackageFactory(factory.django.DjangoModelFactory):
-    class Meta:
-        model = Package
-
-    name = factory.Sequence(lambda n: f"Package {n:04d}")
-
-
-class PackageItemFactory(factory.django.DjangoModelFactory):
-    class Meta:
-        model = PackageItem
-
-    package = factory.SubFactory(PackageFactory)
-    finished_good = factory.SubFactory(FinishedGoodFactory)
-    quantity = 1
+PackageFactory = model_factory(models.Package, name=factory.Sequence(lambda n: f"Package {n:04d}"))
+PackageItemFactory = model_factory(
+    models.PackageItem,
+    package=factory.SubFactory(PackageFactory),
+    finished_good=factory.SubFactory(FinishedGoodFactory),
+    quantity=1,
+)
 
 
 class AssignmentFactory(factory.django.DjangoModelFactory):
     class Meta:
-        model = EventRecipientPackage
+        model = models.EventRecipientPackage
 
     event = factory.SubFactory(EventFactory)
     recipient = factory.SubFactory(RecipientFactory)
@@ -53,7 +35,7 @@ class AssignmentFactory(factory.django.DjangoModelFactory):
 
 class StatusChangeFactory(factory.django.DjangoModelFactory):
     class Meta:
-        model = FulfillmentStatusChange
+        model = models.FulfillmentStatusChange
 
     assignment = factory.SubFactory(AssignmentFactory, ready=True)
     from_status = FulfillmentStatus.PENDING

@@ -9,18 +9,11 @@ from django.db import connection, transaction
 
 from fulfillment import services, workflow
 from fulfillment.models import EventRecipientPackage, FulfillmentStatusChange
-from tests.concurrency import run_concurrently
+from tests.concurrency import real_concurrency, run_concurrently
 from tests.fulfillment.factories import AssignmentFactory
 from tests.planning.factories import EventFactory
 
-pytestmark = [
-    pytest.mark.postgres,
-    pytest.mark.django_db(transaction=True),
-    pytest.mark.skipif(
-        "not __import__('django.db').db.connection.features.has_select_for_update",
-        reason="row locks need PostgreSQL",
-    ),
-]
+pytestmark = real_concurrency("row locks need PostgreSQL")
 
 THREADS = 16
 

@@ -310,16 +310,22 @@ def test_bulk_undo_steps_each_row_back_from_its_own_status(atomic, event):
     ]
 
 
+def _undo_as_seen(seen: dict, connection) -> int:
+    """Step the rows back, for "oops", as a page that showed them with these statuses would
+    ({row: status seen})."""
+    return services.bulk_undo_fulfillment_status(
+        [row.pk for row in seen],
+        reason="oops",
+        expected_status={row.pk: status for row, status in seen.items()},
+        connection=connection,
+    )
+
+
 def test_bulk_undo_is_all_or_nothing_and_lists_pending_rows(atomic):
     ready = AssignmentFactory(ready=True)
     pending = AssignmentFactory(recipient=RecipientFactory(name="Uncle Bob"))
     with pytest.raises(services.BulkTransitionError) as excinfo:
-        services.bulk_undo_fulfillment_status(
-            [ready.pk, pending.pk],
-            reason="oops",
-            expected_status={ready.pk: "ready", pending.pk: "pending"},
-            connection=atomic,
-        )
+        _undo_as_seen({ready: "ready", pending: "pending"}, atomic)
     assert [b.assignment_id for b in excinfo.value.blocked] == [pending.pk]
     assert f"Uncle Bob / {pending.package.name} (pending)" in excinfo.value.message
     ready.refresh_from_db()
@@ -350,12 +356,7 @@ def test_bulk_undo_runs_in_constant_statements(atomic, django_assert_max_num_que
         30, delivered=True
     )
     with django_assert_max_num_queries(5):
-        services.bulk_undo_fulfillment_status(
-            [r.pk for r in rows],
-            reason="oops",
-            expected_status={r.pk: r.fulfillment_status for r in rows},
-            connection=atomic,
-        )
+        _undo_as_seen({r: r.fulfillment_status for r in rows}, atomic)
     assert FulfillmentStatusChange.objects.count() == 60
 
 
@@ -379,12 +380,7 @@ def test_bulk_undo_posted_twice_steps_each_row_back_once(atomic):
 def test_bulk_undo_refuses_a_row_that_moved_since_it_was_seen(atomic):
     moved, other = AssignmentFactory(delivered=True), AssignmentFactory(ready=True)
     with pytest.raises(services.BulkTransitionError) as excinfo:
-        services.bulk_undo_fulfillment_status(
-            [moved.pk, other.pk],
-            reason="oops",
-            expected_status={moved.pk: "pending", other.pk: "ready"},
-            connection=atomic,
-        )
+        _undo_as_seen({moved: "pending", other: "ready"}, atomic)
     assert [(b.assignment_id, b.current_status) for b in excinfo.value.blocked] == [
         (moved.pk, "delivered")
     ]

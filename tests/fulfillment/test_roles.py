@@ -6,21 +6,39 @@ from tests.planning.factories import UserFactory
 pytestmark = pytest.mark.django_db
 
 
+# What each role may and may not do, spot-checked.
+GRANTED_AND_REFUSED = {
+    "Planners": (
+        [
+            "planning.add_event",
+            "planning.change_eventproductiontarget",
+            "planning.add_productionrun",
+            "fulfillment.add_eventrecipientpackage",
+        ],
+        ["fulfillment.change_fulfillment_status"],
+    ),
+    "Packers": (
+        ["fulfillment.change_fulfillment_status", "planning.view_event"],
+        ["fulfillment.undo_fulfillment_status", "planning.add_event"],
+    ),
+    "Coordinators": (
+        [
+            "fulfillment.undo_fulfillment_status",
+            "fulfillment.change_fulfillment_status",
+            "planning.delete_event",
+        ],
+        [],
+    ),
+}
+
+
 @pytest.mark.parametrize(
     ("role", "perm", "allowed"),
     [
-        ("Planners", "planning.add_event", True),
-        ("Planners", "planning.change_eventproductiontarget", True),
-        ("Planners", "planning.add_productionrun", True),
-        ("Planners", "fulfillment.add_eventrecipientpackage", True),
-        ("Planners", "fulfillment.change_fulfillment_status", False),
-        ("Packers", "fulfillment.change_fulfillment_status", True),
-        ("Packers", "fulfillment.undo_fulfillment_status", False),
-        ("Packers", "planning.add_event", False),
-        ("Packers", "planning.view_event", True),
-        ("Coordinators", "fulfillment.undo_fulfillment_status", True),
-        ("Coordinators", "fulfillment.change_fulfillment_status", True),
-        ("Coordinators", "planning.delete_event", True),
+        (role, perm, allowed)
+        for role, (granted, refused) in GRANTED_AND_REFUSED.items()
+        for allowed, perms in ((True, granted), (False, refused))
+        for perm in perms
     ],
 )
 def test_role_groups_created_by_migration_grant_what_the_role_needs(role, perm, allowed):

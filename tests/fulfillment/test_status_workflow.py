@@ -262,15 +262,16 @@ def test_bulk_query_count_does_not_grow_with_rows(
 # Undo ------------------------------------------------------------------------------------
 
 
+def _undo_delivery(row, reason: str, by, connection):
+    """Step a delivered row back, as `by` would from a page that showed it delivered."""
+    return services.undo_fulfillment_status(
+        row.pk, reason=reason, expected_status=DELIVERED, changed_by=by, connection=connection
+    )
+
+
 def test_undo_steps_back_one_status_with_reason_in_history(atomic, coordinator):
     row = AssignmentFactory(delivered=True)
-    services.undo_fulfillment_status(
-        row.pk,
-        reason="marked by accident",
-        expected_status=DELIVERED,
-        changed_by=coordinator,
-        connection=atomic,
-    )
+    _undo_delivery(row, "marked by accident", coordinator, atomic)
     assert _statuses(row) == [READY]
     change = FulfillmentStatusChange.objects.get()
     assert (change.from_status, change.to_status, change.note) == (
@@ -356,13 +357,7 @@ def test_status_history_lists_changes_oldest_first(atomic, coordinator):
     row = AssignmentFactory()
     services.update_fulfillment_status(row.pk, READY, changed_by=coordinator, connection=atomic)
     services.update_fulfillment_status(row.pk, DELIVERED, changed_by=coordinator, connection=atomic)
-    services.undo_fulfillment_status(
-        row.pk,
-        reason="not yet",
-        expected_status=DELIVERED,
-        changed_by=coordinator,
-        connection=atomic,
-    )
+    _undo_delivery(row, "not yet", coordinator, atomic)
     history = services.get_status_history(row.pk, connection=atomic)
     assert [(h.from_status, h.to_status) for h in history] == [
         (PENDING, READY),

@@ -70,17 +70,14 @@ def test_csv_has_exactly_the_filtered_rows_and_fields(client_as, event, settings
             "2026-12-24", f"{event.event_date:%Y-%m-%d}"
         )
     )
+    # The header as a spreadsheet shows it, written exactly so (no quoting).
+    header_line = response.content.decode("utf-8-sig").split("\r\n")[0]
+    assert (
+        header_line
+        == "Recipient,Household,Address,Package,Quantity,Status,Last status change,Changed by"
+    )
     assert read_csv(response) == [
-        [
-            "Recipient",
-            "Household",
-            "Address",
-            "Package",
-            "Quantity",
-            "Status",
-            "Last status change",
-            "Changed by",
-        ],
+        header_line.split(","),
         [
             "Aunt Mary",
             "Smiths",

@@ -3,16 +3,16 @@ import datetime
 import factory
 from django.contrib.auth import get_user_model
 
-from planning.models import (
-    AssemblyRun,
-    Event,
-    EventAssemblyTarget,
-    EventProductionTarget,
-    FinishedGood,
-    FinishedGoodComponent,
-    ProductionRun,
-    Recipe,
-)
+from planning import models
+from planning.kinds import ASSEMBLY, PRODUCTION, TargetKind
+
+
+def model_factory(model, **declarations):
+    """A plain factory for a model: its field declarations and nothing else (factories with
+    traits or options stay classes)."""
+    return factory.make_factory(
+        model, FACTORY_CLASS=factory.django.DjangoModelFactory, **declarations
+    )
 
 
 class UserFactory(factory.django.DjangoModelFactory):
@@ -25,70 +25,36 @@ class UserFactory(factory.django.DjangoModelFactory):
     password = factory.django.Password("pw-test-123")
 
 
-class EventFactory(factory.django.DjangoModelFactory):
-    class Meta:
-        model = Event
-
-    name = factory.Sequence(lambda n: f"Event {n}")
-    event_date = factory.Sequence(lambda n: datetime.date(2026, 12, 24) + datetime.timedelta(n))
-
-
-class RecipeFactory(factory.django.DjangoModelFactory):
-    class Meta:
-        model = Recipe
-
-    name = factory.Sequence(lambda n: f"Recipe {n:04d}")
-    yield_per_batch = 24
-    yield_unit = "cookies"
-
-
-class FinishedGoodFactory(factory.django.DjangoModelFactory):
-    class Meta:
-        model = FinishedGood
-
-    name = factory.Sequence(lambda n: f"Finished good {n:04d}")
+EventFactory = model_factory(
+    models.Event,
+    name=factory.Sequence(lambda n: f"Event {n}"),
+    event_date=factory.Sequence(lambda n: datetime.date(2026, 12, 24) + datetime.timedelta(n)),
+)
+RecipeFactory = model_factory(
+    models.Recipe,
+    name=factory.Sequence(lambda n: f"Recipe {n:04d}"),
+    yield_per_batch=24,
+    yield_unit="cookies",
+)
+FinishedGoodFactory = model_factory(
+    models.FinishedGood, name=factory.Sequence(lambda n: f"Finished good {n:04d}")
+)
+FinishedGoodComponentFactory = model_factory(
+    models.FinishedGoodComponent,
+    finished_good=factory.SubFactory(FinishedGoodFactory),
+    recipe=factory.SubFactory(RecipeFactory),
+    quantity=6,
+)
 
 
-class FinishedGoodComponentFactory(factory.django.DjangoModelFactory):
-    class Meta:
-        model = FinishedGoodComponent
-
-    finished_good = factory.SubFactory(FinishedGoodFactory)
-    recipe = factory.SubFactory(RecipeFactory)
-    quantity = 6
-
-
-class ProductionTargetFactory(factory.django.DjangoModelFactory):
-    class Meta:
-        model = EventProductionTarget
-
-    event = factory.SubFactory(EventFactory)
-    recipe = factory.SubFactory(RecipeFactory)
-    target_batches = 4
+def _kind_factories(kind: TargetKind, item_factory, target_amount: int):
+    """The target and run factories of a kind: for the event, of an item, one run of 1."""
+    item = {kind.item_field: factory.SubFactory(item_factory)}
+    event = {"event": factory.SubFactory(EventFactory)}
+    target = model_factory(kind.target_model, **event, **item, **{kind.amount_field: target_amount})
+    run = model_factory(kind.run_model, **item, **event, **{kind.run_amount_field: 1})
+    return target, run
 
 
-class AssemblyTargetFactory(factory.django.DjangoModelFactory):
-    class Meta:
-        model = EventAssemblyTarget
-
-    event = factory.SubFactory(EventFactory)
-    finished_good = factory.SubFactory(FinishedGoodFactory)
-    target_quantity = 10
-
-
-class ProductionRunFactory(factory.django.DjangoModelFactory):
-    class Meta:
-        model = ProductionRun
-
-    recipe = factory.SubFactory(RecipeFactory)
-    event = factory.SubFactory(EventFactory)
-    num_batches = 1
-
-
-class AssemblyRunFactory(factory.django.DjangoModelFactory):
-    class Meta:
-        model = AssemblyRun
-
-    finished_good = factory.SubFactory(FinishedGoodFactory)
-    event = factory.SubFactory(EventFactory)
-    quantity = 1
+ProductionTargetFactory, ProductionRunFactory = _kind_factories(PRODUCTION, RecipeFactory, 4)
+AssemblyTargetFactory, AssemblyRunFactory = _kind_factories(ASSEMBLY, FinishedGoodFactory, 10)

@@ -11,13 +11,12 @@ import pytest
 from django.core.management import CommandError, call_command
 from django.db import connection, transaction
 
-from fulfillment import services as fulfillment_services
 from fulfillment.models import Package
-from planning import services as planning_services
 from planning.models import Event, EventProductionTarget, FinishedGood, ProductionRun, Recipe
 from planning.transfer import ImportConflict, import_baketracker
 from tests.planning.factories import RecipeFactory
-from tests.reliability import changed_tables, db_state
+from tests.planning.figures import event_figures
+from tests.reliability import changed_tables, db_state, unchanged_by
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "baketracker"
 EXPORT = FIXTURES / "baketracker-export-4.1.json"
@@ -49,15 +48,8 @@ def _counts(report):
 
 def _progress(event: Event) -> dict:
     """The dashboard's figures of an event, in expected.json's shape."""
-    with transaction.atomic():
-        production = planning_services.get_production_progress(event.pk, connection=connection)
-        assembly = planning_services.get_assembly_progress(event.pk, connection=connection)
-        by_status = {
-            status: fulfillment_services.get_packages_by_status(
-                event.pk, status, connection=connection
-            )
-            for status in ("pending", "ready", "delivered")
-        }
+    figures = event_figures(event.pk)
+    production, assembly, by_status = figures.production, figures.assembly, figures.by_status
     return {
         "production": sorted(
             (p.recipe_name, p.target_batches, p.produced_batches, p.produced_yield, p.progress_pct)
@@ -149,9 +141,7 @@ def test_the_keep_both_dry_run_writes_nothing_and_reports_what_the_import_does(d
 
 def test_a_second_keep_both_import_changes_nothing_and_says_so(demo):
     _import()
-    before = db_state()
-    again = _import()
-    assert changed_tables(before, db_state()) == []
+    again = unchanged_by(_import)
     assert not again.changes
     assert _counts(again)["recipes"] == (5, 0, 5, 0)
     assert "Nothing to import: everything in the file is already here." in again.lines()

@@ -4,23 +4,15 @@ PostgreSQL (SQLite serialises writers)."""
 import threading
 import time
 
-import pytest
 from django.db import connection, transaction
 from django.db.models import Sum
 
 from planning import services
 from planning.models import EventProductionTarget, ProductionRun
-from tests.concurrency import run_concurrently
+from tests.concurrency import real_concurrency, run_concurrently
 from tests.planning.factories import EventFactory, ProductionTargetFactory, RecipeFactory
 
-pytestmark = [
-    pytest.mark.postgres,
-    pytest.mark.django_db(transaction=True),
-    pytest.mark.skipif(
-        "not __import__('django.db').db.connection.features.has_select_for_update",
-        reason="real concurrency needs PostgreSQL",
-    ),
-]
+pytestmark = real_concurrency("real concurrency needs PostgreSQL")
 
 THREADS = 16
 

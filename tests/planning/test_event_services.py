@@ -12,16 +12,7 @@ from tests.fulfillment.factories import (
     PackageItemFactory,
     StatusChangeFactory,
 )
-from tests.planning.factories import (
-    AssemblyRunFactory,
-    AssemblyTargetFactory,
-    EventFactory,
-    FinishedGoodComponentFactory,
-    FinishedGoodFactory,
-    ProductionRunFactory,
-    ProductionTargetFactory,
-    RecipeFactory,
-)
+from tests.planning import factories
 
 pytestmark = pytest.mark.django_db
 DATE = datetime.date(2026, 12, 24)
@@ -56,8 +47,8 @@ def test_create_event_refuses_bad_input(atomic, name, date, field):
 
 
 def test_update_event_refuses_clash_with_another_event(atomic):
-    EventFactory(name="Christmas", event_date=DATE)
-    other = EventFactory(name="Advent", event_date=DATE)
+    factories.EventFactory(name="Christmas", event_date=DATE)
+    other = factories.EventFactory(name="Advent", event_date=DATE)
     with pytest.raises(ValidationError):
         services.update_event(
             other.pk, name="Christmas", event_date=DATE, notes="", connection=atomic
@@ -69,9 +60,9 @@ def test_update_event_refuses_clash_with_another_event(atomic):
 
 
 def test_delete_event_removes_targets_and_assignments(atomic):
-    event = EventFactory()
-    ProductionTargetFactory(event=event)
-    AssemblyTargetFactory(event=event)
+    event = factories.EventFactory()
+    factories.ProductionTargetFactory(event=event)
+    factories.AssemblyTargetFactory(event=event)
     AssignmentFactory.create_batch(2, event=event)
     check = services.delete_event(event.pk, connection=atomic)
     assert (check.production_targets, check.assembly_targets, check.assignments) == (1, 1, 2)
@@ -81,11 +72,11 @@ def test_delete_event_removes_targets_and_assignments(atomic):
 
 @pytest.mark.parametrize("blocker", ["production_run", "assembly_run", "history"])
 def test_delete_event_refused_while_runs_or_history_exist(atomic, blocker):
-    event = EventFactory(name="Christmas")
+    event = factories.EventFactory(name="Christmas")
     if blocker == "production_run":
-        ProductionRunFactory(event=event)
+        factories.ProductionRunFactory(event=event)
     elif blocker == "assembly_run":
-        AssemblyRunFactory(event=event)
+        factories.AssemblyRunFactory(event=event)
     else:
         StatusChangeFactory(assignment__event=event)
     with pytest.raises(ValidationError) as excinfo:
@@ -95,7 +86,7 @@ def test_delete_event_refused_while_runs_or_history_exist(atomic, blocker):
 
 
 def test_clone_event_refuses_existing_name_and_date(atomic):
-    event = EventFactory(name="Christmas", event_date=DATE)
+    event = factories.EventFactory(name="Christmas", event_date=DATE)
     with pytest.raises(ValidationError):
         services.clone_event(event.pk, name="Christmas", event_date=DATE, connection=atomic)
     with pytest.raises(Event.DoesNotExist):
@@ -105,14 +96,14 @@ def test_clone_event_refuses_existing_name_and_date(atomic):
 def _gift_setup(event):
     """A package with 2 gift boxes; a box holds 6 gingerbread (24 per batch) and 1 stollen
     (2 per batch); a second package has 1 tin of 8 fudge pieces (36 per batch)."""
-    ginger = RecipeFactory(name="Gingerbread", yield_per_batch=24)
-    stollen = RecipeFactory(name="Stollen", yield_per_batch=2)
-    fudge = RecipeFactory(name="Fudge", yield_per_batch=36)
-    box = FinishedGoodFactory(name="Gift box")
-    tin = FinishedGoodFactory(name="Tin")
-    FinishedGoodComponentFactory(finished_good=box, recipe=ginger, quantity=6)
-    FinishedGoodComponentFactory(finished_good=box, recipe=stollen, quantity=1)
-    FinishedGoodComponentFactory(finished_good=tin, recipe=fudge, quantity=8)
+    ginger = factories.RecipeFactory(name="Gingerbread", yield_per_batch=24)
+    stollen = factories.RecipeFactory(name="Stollen", yield_per_batch=2)
+    fudge = factories.RecipeFactory(name="Fudge", yield_per_batch=36)
+    box = factories.FinishedGoodFactory(name="Gift box")
+    tin = factories.FinishedGoodFactory(name="Tin")
+    factories.FinishedGoodComponentFactory(finished_good=box, recipe=ginger, quantity=6)
+    factories.FinishedGoodComponentFactory(finished_good=box, recipe=stollen, quantity=1)
+    factories.FinishedGoodComponentFactory(finished_good=tin, recipe=fudge, quantity=8)
     hamper = PackageFactory(name="Hamper")
     PackageItemFactory(package=hamper, finished_good=box, quantity=2)
     small = PackageFactory(name="Small")
@@ -125,9 +116,9 @@ def _gift_setup(event):
 
 
 def test_needs_follow_assignments_packages_and_components(atomic):
-    event = EventFactory()
+    event = factories.EventFactory()
     ginger, stollen, fudge, box, tin = _gift_setup(event)
-    ProductionTargetFactory(event=event, recipe=stollen, target_batches=1)
+    factories.ProductionTargetFactory(event=event, recipe=stollen, target_batches=1)
 
     needs = services.get_event_needs(event.pk, connection=atomic)
 
@@ -150,11 +141,13 @@ def test_needs_follow_assignments_packages_and_components(atomic):
 
 
 def test_apply_needs_creates_and_raises_but_never_lowers(atomic):
-    event = EventFactory()
+    event = factories.EventFactory()
     ginger, stollen, fudge, box, tin = _gift_setup(event)
-    ProductionTargetFactory(event=event, recipe=stollen, target_batches=1)
-    ProductionTargetFactory(event=event, recipe=fudge, target_batches=5)  # more than needed
-    AssemblyTargetFactory(event=event, finished_good=box, target_quantity=2)
+    factories.ProductionTargetFactory(event=event, recipe=stollen, target_batches=1)
+    factories.ProductionTargetFactory(
+        event=event, recipe=fudge, target_batches=5
+    )  # more than needed
+    factories.AssemblyTargetFactory(event=event, finished_good=box, target_quantity=2)
 
     applied = services.apply_event_needs(
         event.pk,
@@ -174,7 +167,7 @@ def test_apply_needs_creates_and_raises_but_never_lowers(atomic):
 
 
 def test_needs_of_event_without_assignments_are_empty_and_unknown_is_not_found(atomic):
-    event = EventFactory()
+    event = factories.EventFactory()
     needs = services.get_event_needs(event.pk, connection=atomic)
     assert (needs.recipes, needs.finished_goods, needs.changes) == ([], [], 0)
     with pytest.raises(Event.DoesNotExist):
@@ -183,9 +176,9 @@ def test_needs_of_event_without_assignments_are_empty_and_unknown_is_not_found(a
 
 @pytest.mark.parametrize("size", [3, 100])
 def test_dashboard_read_is_five_queries(atomic, django_assert_num_queries, size):
-    event = EventFactory()
-    for target in ProductionTargetFactory.create_batch(size, event=event):
-        ProductionRunFactory(event=event, recipe=target.recipe)
+    event = factories.EventFactory()
+    for target in factories.ProductionTargetFactory.create_batch(size, event=event):
+        factories.ProductionRunFactory(event=event, recipe=target.recipe)
     _gift_setup(event)
     with django_assert_num_queries(5):
         dashboard = services.get_event_dashboard(event.pk, connection=atomic)

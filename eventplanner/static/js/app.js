@@ -100,6 +100,14 @@
     if (event.target.closest && event.target.closest("[data-print]")) window.print();
   });
 
+  // A toolbar's "More" folds away on a phone, where the rows need the screen; on a wide
+  // screen there is room, so it starts open. Closed by default, it works without script.
+  if (window.matchMedia("(min-width: 60rem)").matches) {
+    document.querySelectorAll("details[data-open-wide]").forEach(function (details) {
+      details.open = true;
+    });
+  }
+
   document.addEventListener("htmx:sendError", function (event) {
     if (isPoll(event)) return;
     show("Could not reach the server. Check your connection and try again; nothing was changed.");

@@ -80,7 +80,8 @@ class Command(BaseCommand):
                 if operations.selected(name, only):
                     measured = measure(ctx)
                     results += measured if isinstance(measured, list) else [measured]
-        pages, open_pages = [], []
+        pages: list[load.PageResult] = []
+        open_pages: list[dict[str, Any]] = []
         if not options["no_http"]:
             self.stderr.write(f"  scale {scale:g}: pages ({load.load_tool()})")
             cookie = load.session_cookie(connection)

@@ -38,11 +38,16 @@ def _read(file: str) -> Any:
             return json.load(sys.stdin)
         with open(file, encoding="utf-8") as handle:
             return json.load(handle)
-    except (OSError, ValueError) as error:
-        raise CommandError(f"Cannot read {file}: {error}") from error
+    except (OSError, ValueError, RecursionError) as error:
+        # ValueError: not JSON, not UTF-8, or a number with more digits than Python reads;
+        # RecursionError: thousands of nested brackets.
+        reason = "nested too deeply" if isinstance(error, RecursionError) else error
+        raise CommandError(f"Cannot read {file}: {reason}") from error
 
 
 def _report(result: ImportResult) -> list[str]:
+    if result.event is None:  # an event export creates its event or is refused
+        raise CommandError("The file created no event.")
     created = ", ".join(f"{n} {kind}" for kind, n in result.created.items() if n)
     reused = ", ".join(f"{n} {kind}" for kind, n in result.reused.items() if n)
     lines = [f"Imported {result.event} as event {result.event.pk}: {created or 'nothing'}."]
