@@ -255,15 +255,19 @@ def test_control_without_the_author_check_a_colleagues_step_is_taken_back(
     assert status_of(rows[0]) == "pending"
 
 
-@pytest.mark.parametrize("viewport", [PHONE], ids=["375"])
-def test_on_the_checklist_a_delivery_is_taken_back_by_its_author(
-    page, live_server, make_user, login, rows, viewport
-):
+def open_checklist(page, live_server, login, user, rows, viewport=PHONE):
+    """The delivery checklist with row 1 ready; its stop."""
     EventRecipientPackage.objects.filter(pk=rows[0].pk).update(fulfillment_status="ready")
     page.set_viewport_size(viewport)
-    login(page, make_user("packer", role="Packers"))
+    login(page, user)
     page.goto(f"{live_server.url}/events/{rows[0].event_id}/checklist/")
-    stop = page.locator(f"#stop-{rows[0].pk}")
+    return page.locator(f"#stop-{rows[0].pk}")
+
+
+def test_on_the_checklist_a_delivery_is_taken_back_by_its_author(
+    page, live_server, make_user, login, rows
+):
+    stop = open_checklist(page, live_server, login, make_user("packer", role="Packers"), rows)
     stop.get_by_role("button", name=re.compile("Mark delivered")).click()
     expect(stop.locator(".badge")).to_have_text("Delivered")
 
@@ -294,11 +298,8 @@ def test_the_showing_count_follows_rows_that_leave_the_filter_as_the_tabs_do(
 def test_on_the_checklist_enter_twice_delivers_once_and_takes_nothing_back(
     page, live_server, make_user, login, rows, viewport
 ):
-    EventRecipientPackage.objects.filter(pk=rows[0].pk).update(fulfillment_status="ready")
-    page.set_viewport_size(viewport)
-    login(page, make_user("packer", role="Packers"))
-    page.goto(f"{live_server.url}/events/{rows[0].event_id}/checklist/")
-    stop = page.locator(f"#stop-{rows[0].pk}")
+    packer = make_user("packer", role="Packers")
+    stop = open_checklist(page, live_server, login, packer, rows, viewport)
 
     stop.get_by_role("button", name=re.compile("Mark delivered")).focus()
     page.keyboard.press("Enter")
