@@ -241,6 +241,21 @@ def _broken(change):
     return _content(data)
 
 
+def _field_fault(section, index, key, value, problem, case):
+    """One field of the file set to `value`: refused with the field's place and `problem`."""
+    content = _broken(lambda d: d[section][index].update({key: value}))
+    return pytest.param(content, f"{section}[{index}].{key}: {problem}", id=case)
+
+
+# section, index, field, value: what is refused there, and the case's name
+FIELD_FAULTS = [
+    ("events", 1, "event_date", "20th of December", "must be a date", "bad-date"),
+    ("event_production_targets", 2, "target_batches", "3", "must be a whole number", "wrong-type"),
+    ("production_runs", 0, "num_batches", 10**30, "must be at most 1,000,000", "huge-number"),
+    ("recipes", 0, "name", "Bûche\x00de Noël", "contains a NUL character", "nul"),
+    ("recipients", 0, "name", "x" * 201, "is 201 characters long; at most 200", "too-long"),
+]
+
 HOSTILE = [
     pytest.param(b"{not json", "not valid JSON", id="malformed"),
     pytest.param(EXPORT.read_bytes()[:5000], "not valid JSON", id="truncated"),
@@ -251,26 +266,6 @@ HOSTILE = [
         _broken(lambda d: d.update(version="3.2")), "version '3.2' is not supported", id="version"
     ),
     pytest.param(
-        _broken(lambda d: d["events"][1].update(event_date="20th of December")),
-        "events[1].event_date: must be a date",
-        id="bad-date",
-    ),
-    pytest.param(
-        _broken(lambda d: d["event_production_targets"][2].update(target_batches="3")),
-        "event_production_targets[2].target_batches: must be a whole number",
-        id="wrong-type",
-    ),
-    pytest.param(
-        _broken(lambda d: d["production_runs"][0].update(num_batches=10**30)),
-        "production_runs[0].num_batches: must be at most 1,000,000",
-        id="huge-number",
-    ),
-    pytest.param(
-        _broken(lambda d: d["recipes"][0].update(name="Bûche\x00de Noël")),
-        "recipes[0].name: contains a NUL character",
-        id="nul",
-    ),
-    pytest.param(
         _broken(lambda d: d["recipes"].append(copy.deepcopy(d["recipes"][0]))),
         "recipes[5].name: recipe 'Bûche de Noël' is listed twice (also recipes[0].name)",
         id="duplicate-name",
@@ -278,11 +273,7 @@ HOSTILE = [
     pytest.param(
         _broken(lambda d: d.update(recipes={"name": "x"})), "recipes: must be a list", id="shape"
     ),
-    pytest.param(
-        _broken(lambda d: d["recipients"][0].update(name="x" * 201)),
-        "recipients[0].name: is 201 characters long; at most 200",
-        id="too-long",
-    ),
+    *(_field_fault(*fault) for fault in FIELD_FAULTS),
 ]
 
 
