@@ -184,9 +184,7 @@ class EventRecipientPackageAdmin(ModelAdmin):
             )
             for row in refused
         ]
-        text = services.BULK_UNDO_REFUSED.format(
-            count=len(blocked), rows="; ".join(map(str, blocked))
-        )
+        text = services.BulkTransitionError.text(services.BULK_UNDO_REFUSED, blocked)
         self.message_user(request, text, messages.ERROR)
         self.keep_selection(request, selected)
 

@@ -85,6 +85,11 @@ class BulkTransitionError(DomainError):
         self.blocked = blocked
         self.requested = requested
 
+    @staticmethod
+    def text(message: str, blocked: list[BlockedRow], **names: str) -> str:
+        """`message` with how many rows it refuses and which, as a user sees them."""
+        return message.format(count=len(blocked), rows="; ".join(map(str, blocked)), **names)
+
 
 class DuplicateAssignmentError(DomainError):
     def __init__(self, message: str, *, existing: EventRecipientPackage) -> None:

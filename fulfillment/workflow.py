@@ -260,7 +260,7 @@ def bulk_update_fulfillment_status(
     if stuck:
         blocked = _blocked_rows(stuck, connection.alias)
         raise BulkTransitionError(
-            BULK_REFUSED.format(count=len(blocked), requested=new_status, rows=_listed(blocked)),
+            BulkTransitionError.text(BULK_REFUSED, blocked, requested=new_status),
             blocked=blocked,
             requested=new_status,
         )
@@ -315,10 +315,6 @@ def _blocked_rows(ids: list[int], alias: str) -> list[BlockedRow]:
         .order_by("pk")
         .values_list("pk", "fulfillment_status", "recipient__name", "package__name")
     ]
-
-
-def _listed(rows: list[BlockedRow]) -> str:
-    return "; ".join(str(row) for row in rows)
 
 
 def _undo_reason(reason: Any) -> str:
@@ -465,7 +461,7 @@ def _undo_plan(
         if ids:
             blocked = _blocked_rows(ids, alias)
             raise BulkTransitionError(
-                message.format(count=len(blocked), rows=_listed(blocked)),
+                BulkTransitionError.text(message, blocked),
                 blocked=blocked,
                 requested="previous",
             )
